@@ -1,0 +1,1 @@
+"""Models of every study, built by name through :mod:`workbench.models.registry`."""

@@ -1,0 +1,38 @@
+"""Parameter-free pose-forecasting baselines shown in every results table."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from workbench.data.skeleton_3dpw import PRED_FRAMES
+from workbench.models.derpof import Forecast, split_velocities
+
+
+def _forecast(observed: torch.Tensor, positions: torch.Tensor) -> Forecast:
+    global_vel, local_vel = split_velocities(torch.cat([observed[:, -1:], positions], dim=1))
+    return Forecast(positions, global_vel, local_vel)
+
+
+class ZeroVelocity(nn.Module):
+    """Repeat the last observed pose: pred[t] = obs[-1] for t = 1..T. (B, 16, 39) -> (B, T, 39)."""
+
+    def __init__(self, pred_frames: int = PRED_FRAMES) -> None:
+        super().__init__()
+        self.pred_frames = pred_frames
+
+    def forward(self, observed: torch.Tensor, deterministic: bool = True) -> Forecast:
+        return _forecast(observed, observed[:, -1:].expand(-1, self.pred_frames, -1).clone())
+
+
+class ConstantVelocity(nn.Module):
+    """Extrapolate the last observed velocity: pred[t] = obs[-1] + t (obs[-1] - obs[-2]), t = 1..T."""
+
+    def __init__(self, pred_frames: int = PRED_FRAMES) -> None:
+        super().__init__()
+        self.pred_frames = pred_frames
+
+    def forward(self, observed: torch.Tensor, deterministic: bool = True) -> Forecast:
+        steps = torch.arange(1, self.pred_frames + 1, dtype=observed.dtype, device=observed.device)
+        velocity = observed[:, -1:] - observed[:, -2:-1]
+        return _forecast(observed, observed[:, -1:] + steps[None, :, None] * velocity)

@@ -1,0 +1,53 @@
+"""Models of every study by name, and their parameter counts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from workbench.errors import ConfigError
+from workbench.models.derpof import DeRPoF, DerpofConfig
+from workbench.models.pose_baselines import ConstantVelocity, ZeroVelocity
+
+
+def _derpof(**options: Any) -> nn.Module:
+    names = DerpofConfig.__dataclass_fields__
+    return DeRPoF(DerpofConfig(**{k: v for k, v in options.items() if k in names}))
+
+
+STUDY_MODELS: dict[str, dict[str, Callable[..., nn.Module]]] = {
+    "decoupled_3dpw": {
+        "derpof": _derpof,
+        "zero_velocity": lambda **_: ZeroVelocity(),
+        "constant_velocity": lambda **_: ConstantVelocity(),
+    },
+}
+STUDY_ALIASES = {"3dpw": "decoupled_3dpw"}
+DEFAULT_MODEL = {"decoupled_3dpw": "derpof"}
+
+
+def canonical_study(study: str) -> str:
+    """The study's full name (accepts short aliases such as ``3dpw``)."""
+    study = STUDY_ALIASES.get(study, study)
+    if study not in STUDY_MODELS:
+        raise ConfigError(f"unknown study {study!r}; choose from {', '.join(sorted(STUDY_MODELS))}")
+    return study
+
+
+def build_model(study: str, name: str, **options: Any) -> nn.Module:
+    """Build model ``name`` of ``study``; ``options`` are its size parameters (others ignored)."""
+    models = STUDY_MODELS[canonical_study(study)]
+    if name not in models:
+        raise ConfigError(f"unknown model {name!r} for study {study}; choose from {', '.join(models)}")
+    return models[name](**options)
+
+
+def parameter_counts(model: nn.Module) -> dict[str, Any]:
+    """``{"total": N, "modules": {top-level module name: n}}`` counting trainable and frozen parameters."""
+    modules = {name: sum(p.numel() for p in child.parameters()) for name, child in model.named_children()}
+    own = sum(p.numel() for p in model.parameters(recurse=False))
+    if own:
+        modules["(own parameters)"] = own
+    return {"total": sum(p.numel() for p in model.parameters()), "modules": modules}

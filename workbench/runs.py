@@ -1,0 +1,86 @@
+"""Run folders and their files: every file is written atomically, and a run
+folder only appears under its final name once it is complete.
+
+A run of study S with model M lives in ``outputs/S/<timestamp>_M/`` and holds
+the executed notebook, the HTML report, ``metrics.json``, ``history.csv``,
+``checkpoint.pt``, ``config.yaml`` and ``status.json`` (running / failed / complete).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workbench.settings import outputs_dir
+
+
+def write_text_atomic(path: str | Path, text: str) -> Path:
+    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_json(path: str | Path, payload: Any) -> Path:
+    """Atomically write ``payload`` as indented JSON."""
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+
+
+def write_yaml(path: str | Path, payload: Any) -> Path:
+    """Atomically write ``payload`` as YAML."""
+    return write_text_atomic(path, yaml.safe_dump(payload, sort_keys=True))
+
+
+def write_history_csv(path: str | Path, history: list[dict]) -> Path:
+    """Atomically write the training history, one row per epoch (columns: union of keys)."""
+    columns: list[str] = []
+    for row in history:
+        columns.extend(k for k in row if k not in columns)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns or ["epoch"])
+    writer.writeheader()
+    writer.writerows(history)
+    return write_text_atomic(path, buffer.getvalue())
+
+
+def timestamp() -> str:
+    """The current local time as ``YYYYmmdd-HHMMSS``."""
+    return datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def run_name(model: str, when: str | None = None) -> str:
+    """``<timestamp>_<model>``."""
+    return f"{when or timestamp()}_{model}"
+
+
+def study_dir(study: str) -> Path:
+    """``outputs/<study>``."""
+    return outputs_dir() / study
+
+
+def staging_dir(final: Path) -> Path:
+    """A hidden folder beside ``final`` where a run is written before it is renamed into place."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+
+
+def set_status(run_dir: Path, status: str, **details: Any) -> None:
+    """Write ``status.json`` = {"status": running|failed|complete, ...details}."""
+    now = datetime.now().isoformat(timespec="seconds")
+    write_json(run_dir / "status.json", {"status": status, "time": now, **details})

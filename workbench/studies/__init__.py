@@ -1,0 +1,1 @@
+"""Study drivers: the logic behind each notebook, kept here where it is tested."""

@@ -2,14 +2,16 @@
 
 Both models are measured side by side in one process, on the same generated data
 (``write_dataset`` into a temporary folder; by default 600 training scenes = 1200
-person-sequences of 16 observed + 14 predicted frames) with the same batches
-(60 scenes = 120 people), sizes (h=64, latent=32, embedding=8) and initial weights:
+person-sequences of 16 observed + 14 predicted frames) with the same batch size
+(60 scenes = 120 people, shuffled every epoch), sizes (h=64, latent=32, embedding=8) and initial weights:
 
-* **ours**: :class:`workbench.models.derpof.DeRPoF` in float32, batch-first tensors,
-  the decoders stepped with :func:`~workbench.models.lstm_step.lstm_step`, trained
-  with :func:`~workbench.models.derpof.derpof_loss`;
+* **ours**: an epoch of the workbench engine (``Trainer.train_epoch``) over a ``TensorDataset``
+  sliced a batch at a time, :class:`workbench.models.derpof.DeRPoF` in float32, batch-first,
+  decoders stepped with folded weights (:mod:`workbench.models.lstm_step`), trained with
+  :func:`~workbench.models.derpof.derpof_loss`;
 * **reference**: the same architecture written in the style of the published code,
-  defined below: float64, time-major ``(seq, batch, feature)`` tensors, ``nn.LSTM``
+  defined below: a per-person ``Dataset`` built from the JSON's nested lists and a shuffling
+  ``DataLoader``, float64, time-major ``(seq, batch, feature)`` tensors, ``nn.LSTM``
   modules called once per decoding step on length-1 sequences, predictions
   accumulated with ``torch.cat`` inside the loop, velocities and positions computed
   with Python loops over frames, and the same loss
@@ -49,10 +51,12 @@ from collections.abc import Callable
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS
 from workbench.data.somof import load_split
 from workbench.data.synthetic_3dpw import write_dataset
+from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.models.derpof import DeRPoF, DerpofConfig, derpof_loss
 
 TARGET_SPEEDUP = 3.0
@@ -214,33 +218,45 @@ def check_same_model(ours: DeRPoF, reference: ReferenceDeRPoF, observed: torch.T
 # --------------------------------------------------------------------------- timing
 
 
-def make_epoch_ours(model: DeRPoF, data: Batch, batches: list[torch.Tensor]) -> Callable[[], None]:
-    """One training epoch of our model over ``batches`` (person indices), float32 batch-first."""
-    observed, future = data[0].float(), data[1].float()
+def make_epoch_ours(model: DeRPoF, data: Batch, seed: int) -> Callable[[], None]:
+    """One training epoch through the workbench engine (``Trainer.train_epoch``): float32 people in a
+    ``TensorDataset``, shuffled batches of 120 sliced a whole batch at a time, ``derpof_loss``, Adam."""
+    dataset = TensorDataset(data[0].float(), data[1].float())
+    config = TrainConfig(epochs=1, batch_size=2 * BATCH_SCENES, lr=LEARNING_RATE, scheduler="none",
+                         device="cpu", seed=seed, progress=False)
+    trainer = Trainer(model, config, lambda net, batch: derpof_loss(net(batch[0]), batch[0], batch[1]))
+    counter = iter(range(1_000_000))
+    return lambda: trainer.train_epoch(dataset, next(counter)) and None
+
+
+class ReferencePeople(Dataset):
+    """The published code's data pipeline: poses kept as the JSON's nested lists, one person's
+    float64 tensors built per ``__getitem__`` and collated by the ``DataLoader``."""
+
+    def __init__(self, data: Batch) -> None:
+        self.observed = data[0].tolist()
+        self.future = data[1].tolist()
+
+    def __len__(self) -> int:
+        return len(self.observed)
+
+    def __getitem__(self, index: int) -> Batch:
+        return torch.tensor(self.observed[index], dtype=torch.float64), torch.tensor(self.future[index],
+                                                                                     dtype=torch.float64)
+
+
+def make_epoch_reference(model: ReferenceDeRPoF, data: Batch, seed: int) -> Callable[[], None]:
+    """One training epoch of the reference: per-person dataset, shuffling DataLoader of 120 people,
+    float64, permuted to time-major per batch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+    loader = DataLoader(ReferencePeople(data), batch_size=2 * BATCH_SCENES, shuffle=True,
+                        generator=torch.Generator().manual_seed(seed))
 
     def epoch() -> None:
         model.train()
-        for index in batches:
-            out = model(observed[index])
-            loss, _ = derpof_loss(out, observed[index], future[index])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    return epoch
-
-
-def make_epoch_reference(model: ReferenceDeRPoF, data: Batch, batches: list[torch.Tensor]) -> Callable[[], None]:
-    """One training epoch of the reference over ``batches``: float64, permuted to time-major per batch."""
-    observed, future = data
-    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
-
-    def epoch() -> None:
-        model.train()
-        for index in batches:
-            obs = observed[index].permute(1, 0, 2)
-            fut = future[index].permute(1, 0, 2)
+        for observed, future in loader:
+            obs = observed.permute(1, 0, 2)
+            fut = future.permute(1, 0, 2)
             loss = reference_loss(model(obs), obs, fut)
             optimizer.zero_grad()
             loss.backward()
@@ -285,9 +301,6 @@ def run(scenes: int, repeats: int, threads: int, infer_calls: int, seed: int) ->
     data = load_training_people(scenes, seed)
     people = data[0].shape[0]
     batch_people = 2 * BATCH_SCENES
-    order = torch.randperm(scenes, generator=torch.Generator().manual_seed(seed))
-    person_order = torch.stack((2 * order, 2 * order + 1), dim=1).flatten()
-    batches = list(person_order.split(batch_people))
 
     cfg = DerpofConfig()
     ours = DeRPoF(cfg)
@@ -296,8 +309,8 @@ def run(scenes: int, repeats: int, threads: int, infer_calls: int, seed: int) ->
 
     seconds = time_epochs(
         {
-            "ours": make_epoch_ours(ours, data, batches),
-            "reference": make_epoch_reference(reference, data, batches),
+            "ours": make_epoch_ours(ours, data, seed),
+            "reference": make_epoch_reference(reference, data, seed),
         },
         repeats,
     )

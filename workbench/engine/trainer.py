@@ -14,14 +14,14 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler
+from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
 
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state
@@ -169,8 +169,14 @@ class Trainer:
             return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         return None
 
-    def _loader(self, data: Dataset, epoch: int) -> DataLoader:
+    def batches(self, data: Dataset, epoch: int) -> Iterable:
+        """The shuffled training batches of ``epoch``; the order depends only on (seed, epoch), so a
+        resumed run sees the same batches. A ``TensorDataset`` is sliced a whole batch at a time
+        (no per-sample indexing and collation); other datasets go through a ``DataLoader``."""
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        if isinstance(data, TensorDataset) and self.collate_fn is None:
+            order = torch.randperm(len(data), generator=generator)
+            return [tuple(t[index] for t in data.tensors) for index in order.split(self.config.batch_size)]
         return DataLoader(
             data, batch_size=self.config.batch_size, sampler=RandomSampler(data, generator=generator),
             collate_fn=self.collate_fn,
@@ -215,11 +221,12 @@ class Trainer:
         self.start_epoch = state["epoch"] + 1
         set_rng_state(state["rng"])
 
-    def _train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
+    def train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
+        """One pass over ``data``: returns the size-weighted mean of the loss and of each training log."""
         self.model.train()
         totals: dict[str, float] = {}
         count = 0
-        batches = _progress(self._loader(data, epoch), self.config.progress, desc=f"epoch {epoch + 1}", leave=False)
+        batches = _progress(self.batches(data, epoch), self.config.progress, desc=f"epoch {epoch + 1}", leave=False)
         for batch in batches:
             batch = move_to(batch, self.device)
             loss, logs = self.loss_fn(self.model, batch)
@@ -274,7 +281,7 @@ class Trainer:
                 break
             started = time.perf_counter()
             row: dict[str, float] = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            row.update(self._train_epoch(train_data, epoch))
+            row.update(self.train_epoch(train_data, epoch))
             if self.evaluate_fn is not None:
                 self.model.eval()
                 with torch.no_grad():

@@ -23,7 +23,7 @@ from torch import nn
 
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS, PRED_FRAMES
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
-from workbench.models.lstm_step import lstm_step
+from workbench.models.lstm_step import lstm_cell, lstm_step, lstm_weights
 
 
 @dataclass(frozen=True)
@@ -86,15 +86,22 @@ class LocalDecoder(nn.Module):
         self.mlp = nn.Sequential(nn.Linear(cfg.hidden, COORDS_PER_FRAME))
 
     def forward(self, z: torch.Tensor, last_local: torch.Tensor, steps: int) -> torch.Tensor:
+        """z (B, latent), last observed local velocity (B, 39) -> predicted (B, steps, 39).
+
+        From the second step on, the input is the previous output mlp(h) = h W_m^T + b_m, so the gate
+        pre-activations fold into one product: h (W_hh + W_ih W_m)^T + (b_ih + b_hh + W_ih b_m);
+        ``mlp`` is then applied once to all hidden states."""
+        w_ih, w_hh, bias = lstm_weights(self.decoder)
+        mlp = self.mlp[0]
+        w_rec = torch.addmm(w_hh, w_ih, mlp.weight)
+        b_rec = torch.addmv(bias, w_ih, mlp.bias)
         h = self.FC(z)
-        c = torch.zeros_like(h)
-        x = last_local
-        outputs = []
-        for _ in range(steps):
-            h, c = lstm_step(self.decoder, x, h, c)
-            x = self.mlp(h)
-            outputs.append(x)
-        return torch.stack(outputs, dim=1)
+        h, c = lstm_step(self.decoder, last_local, h, torch.zeros_like(h))
+        hidden = [h]
+        for _ in range(steps - 1):
+            h, c = lstm_cell(torch.addmm(b_rec, h, w_rec.t()), c)
+            hidden.append(h)
+        return self.mlp(torch.stack(hidden, dim=1))
 
 
 class DeRPoF(nn.Module):
@@ -122,18 +129,23 @@ class DeRPoF(nn.Module):
         return asdict(self.cfg)
 
     def forecast_global(self, global_vel: torch.Tensor) -> torch.Tensor:
-        """Observed global velocities (B, 15, 3) -> predicted (B, T, 3)."""
+        """Observed global velocities (B, 15, 3) -> predicted (B, T, 3).
+
+        The fed-back input embedding_fn(hidden2g(h)) = tanh(h (W_e W_g)^T + W_e b_g + b_e) is computed
+        with the folded weight; ``hidden2g`` is applied once to all hidden states."""
+        embed, out = self.embedding_fn[0], self.hidden2g[0]
+        w_fold = embed.weight @ out.weight
+        b_fold = torch.addmv(embed.bias, embed.weight, out.bias)
+        w_ih, w_hh, bias = lstm_weights(self.decoder_g)
         embedded = self.embedding_fn(global_vel)
         _, (h, c) = self.encoder_g(embedded)
-        h, c = h[0], c[0]
-        x = embedded[:, -1]
-        outputs = []
-        for _ in range(self.cfg.pred_frames):
-            h, c = lstm_step(self.decoder_g, x, h, c)
-            v = self.hidden2g(h)
-            outputs.append(v)
-            x = self.embedding_fn(v)
-        return torch.stack(outputs, dim=1)
+        h, c = lstm_step(self.decoder_g, embedded[:, -1], h[0], c[0])
+        hidden = [h]
+        for _ in range(self.cfg.pred_frames - 1):
+            x = torch.tanh(torch.addmm(b_fold, h, w_fold.t()))
+            h, c = lstm_cell(torch.addmm(bias, x, w_ih.t()).addmm_(h, w_hh.t()), c)
+            hidden.append(h)
+        return self.hidden2g(torch.stack(hidden, dim=1))
 
     def forward(self, observed: torch.Tensor, deterministic: bool = False) -> Forecast:
         global_obs, local_obs = split_velocities(observed)

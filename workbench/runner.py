@@ -18,12 +18,13 @@ from typing import Any
 import yaml
 
 from workbench.errors import ConfigError, RunFailedError
-from workbench.models.registry import DEFAULT_MODEL
+from workbench.models.registry import DEFAULT_MODEL, STUDY_MODELS
 from workbench.report import notebook_to_html
 from workbench.runs import run_name, set_status, staging_dir, study_dir
 from workbench.settings import notebooks_dir, parameters_dir
 
-STUDIES = ("decoupled_3dpw",)
+STUDIES = tuple(STUDY_MODELS)
+"""Every study, in the order ``workbench run all`` runs them."""
 
 
 def notebook_path(study: str) -> Path:

@@ -1,0 +1,78 @@
+"""Script commands of the 3DPW study: ``workbench evaluate 3dpw`` and ``workbench predict 3dpw``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+from workbench.data import somof
+from workbench.errors import ConfigError
+from workbench.studies import decoupled_3dpw as study
+
+NAMES = ("3dpw", "decoupled_3dpw")
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="folder in the SoMoF 3DPW layout")
+    p.add_argument("--model", default="derpof", choices=["derpof", *study.BASELINES])
+    p.add_argument("--checkpoint-g", help="published DeRPoF global state dict (.pkl)")
+    p.add_argument("--checkpoint-l", help="published DeRPoF local state dict (.pkl)")
+    p.add_argument("--checkpoint", help="a workbench checkpoint.pt")
+    p.add_argument("--deterministic", action="store_true", help="use z = mean instead of sampling the VAE latent")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def _model(args: argparse.Namespace) -> tuple[study.Config, torch.nn.Module]:
+    if args.checkpoint and (args.checkpoint_g or args.checkpoint_l):
+        raise ConfigError("give either --checkpoint or --checkpoint-g/--checkpoint-l, not both")
+    cfg = study.Config(
+        model=args.model, data_dir=args.data, epochs=0, device=args.device, seed=args.seed,
+        pretrained_g=args.checkpoint_g or "", pretrained_l=args.checkpoint_l or "", checkpoint=args.checkpoint or "",
+        deterministic_eval=args.deterministic, progress=False,
+    )
+    model = study.make_model(cfg).to(study.resolve_device(cfg.device))
+    torch.manual_seed(args.seed)
+    return cfg, model
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print the forecast metrics of a model on a split with ground truth."""
+    cfg, model = _model(args)
+    result = study.evaluate(model, somof.load_split(args.data, args.split), cfg.deterministic_eval)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.model} on {args.split} ({result['n_people']} people)")
+    horizons = zip(study.metrics.VIM_LABELS_MS, result["vim_cm"], strict=True)
+    print("VIM (cm) at " + ", ".join(f"{ms} ms: {v:.2f}" for ms, v in horizons))
+    print(f"ADE {result['ade']:.4f} m   FDE {result['fde']:.4f} m   MPJPE {result['mpjpe_mm']:.1f} mm")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    """Write forecasts of a split in the SoMoF submission layout (scenes x people x 14 x 39)."""
+    cfg, model = _model(args)
+    split = somof.load_split(args.data, args.split)
+    observed, _ = study.people(split)
+    pred = study.predict(model, observed, cfg.deterministic_eval).numpy()
+    somof.write_predictions(args.out, pred.reshape(*split.inputs.shape[:2], *pred.shape[1:]))
+    print(f"wrote {split.num_scenes} scenes x {split.inputs.shape[1]} people x 14 frames to {args.out}")
+    return 0
+
+
+def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+    """Add ``3dpw`` to ``workbench evaluate`` and ``workbench predict``."""
+    ev = evaluate_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="SoMoF 3DPW forecasting metrics")
+    _add_model_options(ev)
+    ev.add_argument("--split", default="valid", choices=list(somof.SPLITS))
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=evaluate)
+    pr = predict_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="SoMoF submission file")
+    _add_model_options(pr)
+    pr.add_argument("--split", default="test", choices=list(somof.SPLITS))
+    pr.add_argument("--out", required=True, type=Path)
+    pr.set_defaults(func=predict)

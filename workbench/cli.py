@@ -10,9 +10,10 @@ from typing import Any
 import yaml
 
 from workbench.errors import WorkbenchError
-from workbench.studies import decoupled_3dpw_cli
+from workbench.studies import decoupled_3dpw_cli, hand_forecasting_cli, pretrain_cli, skeleton_ensembles_cli
 
-STUDY_COMMANDS = [decoupled_3dpw_cli.register]
+STUDY_COMMANDS = [decoupled_3dpw_cli.register, hand_forecasting_cli.register, pretrain_cli.register,
+                  skeleton_ensembles_cli.register]
 """Each study's ``register(evaluate_commands, predict_commands)`` adds its script commands."""
 
 
@@ -58,7 +59,8 @@ def cmd_params(args: argparse.Namespace) -> int:
 
     study = canonical_study(args.study)
     params = _collect_params(args, study)
-    model = build_model(study, str(params.pop("model", DEFAULT_MODEL[study])), **params)
+    name = params.pop("model", None) or params.pop("arch", None) or DEFAULT_MODEL[study]
+    model = build_model(study, str(name), **params)
     counts = parameter_counts(model)
     if args.json:
         print(json.dumps(counts))

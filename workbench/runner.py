@@ -60,7 +60,7 @@ def run_study(study: str, parameters: dict[str, Any], progress: bool = True) -> 
     from papermill.exceptions import PapermillExecutionError
 
     source = notebook_path(study)
-    model = str(parameters.get("model", DEFAULT_MODEL.get(study, "model")))
+    model = str(parameters.get("model") or parameters.get("arch") or DEFAULT_MODEL.get(study, "model"))
     final = study_dir(study) / run_name(model)
     stage = staging_dir(final)
     executed = stage / f"{study}.ipynb"

@@ -74,6 +74,14 @@ def study_dir(study: str) -> Path:
     return outputs_dir() / study
 
 
+def run_folder(study: str, model: str, output_dir: str | Path = "") -> Path:
+    """Where a run writes its files: ``output_dir`` when given (``workbench run`` passes its staging
+    folder), else a new ``outputs/<study>/<time>_<model>``; created if missing."""
+    folder = Path(output_dir) if output_dir else study_dir(study) / run_name(model)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
 def staging_dir(final: Path) -> Path:
     """A hidden folder beside ``final`` where a run is written before it is renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,26 @@ from torch import nn
 
 from workbench.errors import ConfigError
 from workbench.models.derpof import DeRPoF, DerpofConfig
+from workbench.models.hand_forecasters import build_hand_model
+from workbench.models.heatmap_models import MODELS as HEATMAP_MODELS
+from workbench.models.heatmap_models import build as build_heatmap_model
 from workbench.models.pose_baselines import ConstantVelocity, ZeroVelocity
+from workbench.models.stgcn import STGCN, StgcnConfig
 
 
 def _derpof(**options: Any) -> nn.Module:
     names = DerpofConfig.__dataclass_fields__
     return DeRPoF(DerpofConfig(**{k: v for k, v in options.items() if k in names}))
+
+
+def _stgcn(**options: Any) -> nn.Module:
+    names = StgcnConfig.__dataclass_fields__
+    return STGCN(StgcnConfig(**{k: v for k, v in options.items() if k in names}))
+
+
+def _hand(arch: str) -> Callable[..., nn.Module]:
+    names = ("input_size", "pred_len", "hidden", "layers", "dropout")
+    return lambda **options: build_hand_model(arch, **{k: v for k, v in options.items() if k in names})
 
 
 STUDY_MODELS: dict[str, dict[str, Callable[..., nn.Module]]] = {
@@ -23,9 +37,14 @@ STUDY_MODELS: dict[str, dict[str, Callable[..., nn.Module]]] = {
         "zero_velocity": lambda **_: ZeroVelocity(),
         "constant_velocity": lambda **_: ConstantVelocity(),
     },
+    "hand_forecasting": {arch: _hand(arch) for arch in
+                         ("bilstm", "bigru", "residual_gru", "zero_velocity", "constant_velocity")},
+    "pretrain": {name: (lambda name=name, **options: build_heatmap_model(name, **options)) for name in HEATMAP_MODELS},
+    "skeleton_ensembles": {"stgcn": _stgcn},
 }
-STUDY_ALIASES = {"3dpw": "decoupled_3dpw"}
-DEFAULT_MODEL = {"decoupled_3dpw": "derpof"}
+STUDY_ALIASES = {"3dpw": "decoupled_3dpw", "hands": "hand_forecasting", "skeleton": "skeleton_ensembles"}
+DEFAULT_MODEL = {"decoupled_3dpw": "derpof", "hand_forecasting": "bilstm", "pretrain": "bi_convlstm_c",
+                 "skeleton_ensembles": "stgcn"}
 
 
 def canonical_study(study: str) -> str:

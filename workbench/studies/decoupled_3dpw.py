@@ -7,7 +7,7 @@ engine, and the results the notebook shows and the CLI prints.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +25,15 @@ from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.derpof import DeRPoF, derpof_loss, load_published_weights
 from workbench.models.registry import build_model, parameter_counts
-from workbench.runs import run_name, study_dir, write_history_csv, write_json, write_yaml
+from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.studies.base import StudyConfig
 
 STUDY = "decoupled_3dpw"
 BASELINES = ("zero_velocity", "constant_velocity")
 
 
 @dataclass
-class Config:
+class Config(StudyConfig):
     """Every parameter of the study (the notebook's papermill parameters).
 
     ``data_dir`` empty: the generated default data with ``synthetic_scenes`` scenes per
@@ -67,12 +68,6 @@ class Config:
     resume: bool = False
     progress: bool = True
     output_dir: str = ""
-
-    @classmethod
-    def from_mapping(cls, values: dict[str, Any]) -> Config:
-        """Build from notebook globals or a parameter dict, ignoring unrelated names."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
 
     def scenes_per_split(self) -> dict[str, int]:
         """Generated scenes per split, each validated as a positive whole number."""
@@ -241,9 +236,7 @@ def poses_for_viewer(model: torch.nn.Module, split: somof.SomofSplit, cfg: Confi
 
 def output_dir(cfg: Config) -> Path:
     """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/decoupled_3dpw/<time>_<model>``."""
-    folder = Path(cfg.output_dir) if cfg.output_dir else study_dir(STUDY) / run_name(cfg.model)
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return run_folder(STUDY, cfg.model, cfg.output_dir)
 
 
 def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], table: pd.DataFrame,

@@ -1,0 +1,73 @@
+"""The script contract of the pretraining study: ``workbench evaluate pretrain`` and ``workbench params pretrain``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from workbench import metrics
+from workbench.cli import main
+from workbench.data.keypoints25 import HIPS, SHOULDERS
+from workbench.engine.checkpoint import save_atomic
+from workbench.studies import pretrain
+
+
+@pytest.fixture(scope="module")
+def labels(shared: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("penn")
+    for n in range(1, 7):
+        (folder / f"{n:04d}.mat").symlink_to(shared / "penn_action" / "labels" / f"{n:04d}.mat")
+    return folder
+
+
+def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_identity_json_contract(labels: Path, capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = _run(capsys, "evaluate", "pretrain", "--data", str(labels), "--dataset", "penn_action",
+                        "--model", "identity", "--experiment", "2", "--shift-scalar", "1", "--split", "test",
+                        "--seed", "0", "--json")
+    result = json.loads(out)
+    assert code == 0 and set(result) == {"pck", "threshold_px", "n_keypoints"}
+    assert set(result["pck"]) == {"0.05", "0.1", "0.2"} and result["pck"]["0.05"] <= result["pck"]["0.2"]
+    cfg = pretrain.Config(dataset="penn_action", data_dir=str(labels), experiment=2)
+    test = pretrain.load_data(cfg).splits["test"]
+    scored = test.visible & test.annotated[:, None]
+    torso = metrics.torso_diameter(test.keypoints, scored, SHOULDERS, HIPS)
+    assert result["n_keypoints"] == int((scored & torso.isfinite()[..., None]).sum())
+    harder = json.loads(_run(capsys, "evaluate", "pretrain", "--data", str(labels), "--shift-scalar", "2",
+                             "--experiment", "2", "--json")[1])
+    assert harder["pck"]["0.2"] < result["pck"]["0.2"]
+
+
+def test_checkpoint_round_trip_and_errors(labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cfg = pretrain.Config(model="3dconv", dataset="penn_action", data_dir=str(labels), device="cpu")
+    model = pretrain.make_model(cfg)
+    path = tmp_path / "checkpoint.pt"
+    save_atomic({"format": "workbench-weights-1", "model": model.state_dict(), "model_config": cfg.model_options()},
+                path)
+    code, out, _ = _run(capsys, "evaluate", "pretrain", "--data", str(labels), "--model", "3dconv",
+                        "--checkpoint", str(path), "--device", "cpu", "--json")
+    expected = pretrain.evaluate(model, pretrain.load_data(cfg).splits["test"], cfg, "test")
+    assert code == 0 and json.loads(out)["pck"] == pytest.approx(expected["pck"])
+    code, _, err = _run(capsys, "evaluate", "pretrain", "--data", str(labels), "--model", "deciwatch",
+                        "--checkpoint", str(path), "--json")
+    assert code == 2 and "holds a 3dconv model, not deciwatch" in err
+    code, _, err = _run(capsys, "evaluate", "pretrain", "--data", str(labels), "--model", "3dconv", "--json")
+    assert code == 2 and "needs --checkpoint" in err
+    code, out, err = _run(capsys, "evaluate", "pretrain", "--data", str(tmp_path), "--json")
+    assert code == 2 and out == "" and "no Penn Action .mat label files found" in err and "Traceback" not in err
+
+
+def test_params_json(capsys: pytest.CaptureFixture) -> None:
+    code, out, _ = _run(capsys, "params", "pretrain", "-p", "model", "bi_convlstm_c", "--json")
+    counts = json.loads(out)
+    assert code == 0 and counts["total"] == 1_871_913 and counts["modules"]["forward_lstm"] == 593_800
+    small = json.loads(_run(capsys, "params", "pretrain", "-p", "model", "bi_convlstm_s", "-p", "channels", "16",
+                            "--json")[1])
+    assert small["modules"]["forward_head"] == 25 * 16 * 9 + 16 + 2 * (16 * 16 * 9 + 16) + 16 * 16 + 16 + 16 * 25 + 25

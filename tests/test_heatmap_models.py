@@ -1,0 +1,97 @@
+"""Pretraining models: parameter counts stated in their docstrings, shapes, loss masking, training steps."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import torch
+
+from workbench.models import heatmap_models as hm
+from workbench.models.registry import build_model, parameter_counts
+from workbench.studies import pretrain
+
+
+def _stated_count(cls: type) -> int:
+    """The last 'N' of 'Parameters: ... = N' or 'Parameters: N' in the class docstring."""
+    text = " ".join(cls.__doc__.split())
+    match = re.search(r"Parameters: (?:[^.]*?= )?([\d,]+) for", text) or re.search(r"Parameters: ([\d,]+)", text)
+    return int(match.group(1).replace(",", ""))
+
+
+@pytest.mark.parametrize("name, cls", [("3dconv", hm.Conv3dDenoiser), ("bi_convlstm_s", hm.BiConvLSTMSum),
+                                       ("bi_convlstm_c", hm.BiConvLSTMConcat), ("deciwatch", hm.DeciWatch),
+                                       ("identity", hm.Identity)])
+def test_parameter_counts_match_the_docstrings(name: str, cls: type) -> None:
+    model = build_model("pretrain", name)
+    assert isinstance(model, cls)
+    assert parameter_counts(model)["total"] == _stated_count(cls)
+
+
+def test_convlstm_count_formula_and_shapes() -> None:
+    cell = hm.PeepholeConvLSTM()
+    assert parameter_counts(cell)["total"] == _stated_count(hm.PeepholeConvLSTM) == 8 * 9 * 625 + 7 * 25 * 56 * 56
+    assert cell.peephole.shape == (3, 25, 56, 56) and cell.bias.shape == (4, 25, 56, 56)
+    assert cell.bias[1].eq(1).all() and cell.peephole.eq(0).all()
+
+
+def test_backward_direction_runs_from_the_last_frame() -> None:
+    torch.manual_seed(0)
+    cell = hm.PeepholeConvLSTM(channels=2, size=6)
+    x = torch.rand(1, 4, 2, 6, 6)
+    forward = cell(x)
+    backward = cell(x.flip(1), reverse=True).flip(1)
+    assert torch.allclose(forward, backward, atol=1e-6)
+    changed = x.clone()
+    changed[:, -1] += 1
+    assert torch.equal(cell(changed)[:, :-1], forward[:, :-1])  # causal forwards
+    assert not torch.equal(cell(changed, reverse=True)[:, 0], cell(x, reverse=True)[:, 0])
+
+
+def test_deciwatch_samples_frames_0_and_4_and_interpolates() -> None:
+    model = hm.DeciWatch(embed=16, heads=2, layers=1)
+    assert model.samples.tolist() == [0, 4]
+    expected = torch.tensor([[1, 0], [0.75, 0.25], [0.5, 0.5], [0.25, 0.75], [0, 1.0]])
+    assert torch.allclose(model.interpolation(), expected)
+    x = pretrain.heatmaps.render(torch.rand(2, 5, 25, 2) * 55, torch.ones(2, 5, 25, dtype=torch.bool))
+    x[0, :, 3] = 0
+    recovered, denoised, present = model.eval().forward_coords(x)
+    assert recovered.shape == (2, 5, 25, 2) and denoised.shape == (2, 2, 25, 2) and not present[0, :, 3].any()
+    out = model(x)
+    assert out.shape == x.shape and out[0, :, 3].abs().sum() == 0
+
+
+def test_loss_masks_never_annotated_keypoints() -> None:
+    torch.manual_seed(0)
+    pred = torch.rand(2, 5, 25, 8, 8, requires_grad=True)
+    target = torch.rand(2, 5, 25, 8, 8)
+    annotated = torch.ones(2, 25, dtype=torch.bool)
+    annotated[:, 1:3] = False
+    loss = pretrain.masked_heatmap_mse(pred, target, annotated)
+    changed = target.clone()
+    changed[:, :, 1:3] = 1000.0
+    assert torch.equal(loss, pretrain.masked_heatmap_mse(pred, changed, annotated))
+    expected = ((pred - target)[:, :, [0, *range(3, 25)]] ** 2).sum() / pred.numel()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    loss.backward()
+    assert pred.grad[:, :, 1:3].abs().sum() == 0 and pred.grad[:, :, 0].abs().sum() > 0
+    xy = torch.zeros(1, 2, 2, requires_grad=True)
+    coord = pretrain.masked_coordinate_mse(xy, torch.ones(1, 2, 2), torch.tensor([[True, False]]))
+    assert coord.item() == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("name", pretrain.MODELS)
+def test_each_model_takes_a_training_step(name: str) -> None:
+    cfg = pretrain.Config(model=name, channels=4, embed=16, layers=1, seed=1)
+    model = pretrain.make_model(cfg)
+    kp = torch.rand(2, 5, 25, 2) * 55
+    vis = torch.ones(2, 5, 25, dtype=torch.bool)
+    ann = torch.ones(2, 25, dtype=torch.bool)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    before = [p.detach().clone() for p in model.parameters()]
+    loss, _ = pretrain.model_loss(model, pretrain.noisy_input(kp, vis, cfg), kp, vis, ann)
+    loss.backward()
+    opt.step()
+    assert torch.isfinite(loss) and any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    _, maps = pretrain.model_loss(model.eval(), pretrain.noisy_input(kp, vis, cfg), kp, vis, ann, want_maps=True)
+    assert maps.shape == (2, 5, 25, 56, 56) and (maps >= 0).all()

@@ -1,0 +1,47 @@
+"""End to end: the hand-forecasting notebook with the ci parameters through ``workbench run``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workbench.cli import main
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    outputs = tmp_path_factory.mktemp("run") / "outputs"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
+        assert main(["run", "hand_forecasting", "--preset", "ci", "--quiet"]) == 0
+    runs = [p for p in (outputs / "hand_forecasting").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and runs[0].name.endswith("_bilstm")
+    return runs[0]
+
+
+def test_run_folder_holds_every_output(finished_run: Path) -> None:
+    names = {p.name for p in finished_run.iterdir()}
+    assert {"hand_forecasting.ipynb", "hand_forecasting.html", "metrics.json", "history.csv", "checkpoint.pt",
+            "weights.pt", "config.yaml", "status.json", "results_bilstm.md", "learning_curves_bilstm.png"} <= names
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert set(metrics["splits"]["test"]) == {"bilstm", "zero_velocity", "constant_velocity"}
+    assert metrics["epochs_trained"] == 2 and len(metrics["ablation"]) == 3
+    assert [r["inputs"] for r in metrics["ablation"]] == ["hands", "hands + gaze + boxes", "hands"]
+    text = (finished_run / "results_bilstm.md").read_text()
+    assert text.startswith("# BILSTM Performance") and text.count("\n| 2 | ") == 1
+
+
+def test_report_is_self_contained_and_uses_the_real_clips(finished_run: Path, shared: Path) -> None:
+    html = (finished_run / "hand_forecasting.html").read_text()
+    assert not re.search(r"<script[^>]+src=\"https?://", html) and html.count("plotly.js v") == 1
+    assert "Plotly.addFrames" in html and '"sliders"' in html
+    notebook = nbformat.read(finished_run / "hand_forecasting.ipynb", as_version=4)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    real = json.loads((finished_run / "metrics.json").read_text())["real_clips"]
+    assert {r["model"] for r in real} >= {"bilstm (published weights)", "bigru (published weights)", "zero_velocity"}
+    assert all(r["clips"] == 4 for r in real)

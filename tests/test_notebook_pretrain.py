@@ -1,0 +1,56 @@
+"""End to end: the pretraining notebook on real Penn Action labels (ci parameter set) through ``workbench run``."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from workbench.cli import main
+from workbench.studies import pretrain
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
+    outputs = tmp_path_factory.mktemp("run") / "outputs"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
+        assert main(["run", "pretrain", "--preset", "ci", "--quiet"]) == 0
+    runs = [p for p in (outputs / "pretrain").iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and runs[0].name.endswith("_3dconv")
+    return runs[0]
+
+
+def test_run_folder_holds_every_output(finished_run: Path) -> None:
+    names = {p.name for p in finished_run.iterdir()}
+    assert {"pretrain.ipynb", "pretrain.html", "metrics.json", "history.csv", "checkpoint.pt", "config.yaml",
+            "status.json"} <= names
+    metrics = json.loads((finished_run / "metrics.json").read_text())
+    assert metrics["data"]["source"].endswith("penn_action/labels") and metrics["data"]["files"] == 12
+    assert set(metrics["test"]) == {"identity", "3dconv"} and metrics["epochs_trained"] == 1
+    assert set(metrics["test"]["identity"]["pck"]) == {"0.05", "0.1", "0.2"}
+    swept = {(r["model"], r["experiment"], r["shift_scalar"]) for r in metrics["sweep"]}
+    assert swept == {(m, 1, 1.0) for m in ("identity", *pretrain.MODELS)}
+    history = (finished_run / "history.csv").read_text().splitlines()
+    assert len(history) == 2 and "val_pck_0.2" in history[0]
+
+
+def test_report_is_self_contained_with_tables_and_a_heatmap_slider(finished_run: Path) -> None:
+    html = (finished_run / "pretrain.html").read_text()
+    assert not re.search(r"<script[^>]+src=\"https?://", html)
+    assert html.count("plotly.js v") == 1 and '"sliders"' in html and "Plotly.addFrames" in html
+    for text in ("Mean threshold distance (px)", "PCK@0.2 (%)", "3dconv total (%)", "experiment 1"):
+        assert text in html
+    notebook = nbformat.read(finished_run / "pretrain.ipynb", as_version=4)
+    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+
+
+def test_bad_data_folder_fails_with_the_file_named(outputs: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["run", "pretrain", "--preset", "ci", "--quiet", "-p", "data_dir", str(outputs / "nowhere"),
+                 "-p", "sweep", "false"])
+    err = capsys.readouterr().err
+    assert code == 2 and "DataFormatError" in err and "no Penn Action .mat label files found" in err

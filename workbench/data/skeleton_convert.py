@@ -1,0 +1,92 @@
+"""Convert folders of NTU ``.skeleton`` files, Kinetics-Skeleton JSON files or Penn Action labels into
+one PYSKL ``.pkl``.
+
+NTU splits: ``xsub_train`` / ``xsub_val`` (the official cross-subject performers) and ``xview_train`` /
+``xview_val`` (cameras 2 and 3 train, camera 1 validation). Kinetics: every file goes to the split
+named ``split``. Penn Action: the official ``train`` / ``test`` split. Unreadable files are skipped,
+each with a log line, and the count is reported.
+
+Command line: ``python -m workbench.data.skeleton_convert {ntu,kinetics,penn} SOURCE OUT.pkl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from workbench.data import kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl
+from workbench.errors import DataFormatError, WorkbenchError
+
+log = logging.getLogger(__name__)
+
+NTU_XSUB_TRAIN = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
+NTU_XVIEW_TRAIN = (2, 3)
+
+
+def _records(files: list[Path], read: Callable[[Path], dict]) -> tuple[list[dict], int]:
+    records, skipped = [], 0
+    for path in files:
+        try:
+            records.append(read(path))
+        except DataFormatError as exc:
+            log.warning("skipping %s", exc)
+            skipped += 1
+    if skipped:
+        log.warning("skipped %d of %d files", skipped, len(files))
+    return records, skipped
+
+
+def ntu_splits(names: list[str]) -> dict[str, list[str]]:
+    """Cross-subject and cross-view splits of NTU names ``SsssCcccPpppRrrrAaaa``."""
+    split: dict[str, list[str]] = {"xsub_train": [], "xsub_val": [], "xview_train": [], "xview_val": []}
+    for name in names:
+        match = re.search(r"C(\d{3})P(\d{3})", name)
+        if not match:
+            continue
+        camera, performer = int(match.group(1)), int(match.group(2))
+        split["xsub_train" if performer in NTU_XSUB_TRAIN else "xsub_val"].append(name)
+        split["xview_train" if camera in NTU_XVIEW_TRAIN else "xview_val"].append(name)
+    return split
+
+
+def convert(kind: str, source: str | Path, split: str = "train") -> dict:
+    """The PYSKL data set of a folder (``ntu``: ``*.skeleton``; ``kinetics``: ``*.json``; ``penn``:
+    a labels folder of ``*.mat``)."""
+    source = Path(source)
+    if kind == "penn":
+        return penn_skeleton.penn_dataset(source)
+    pattern, read = {"ntu": ("*.skeleton", ntu_skeleton.skeleton_record),
+                     "kinetics": ("*.json", kinetics_skeleton.json_record)}[kind]
+    files = sorted(source.glob(pattern))
+    if not files:
+        raise DataFormatError(source, f"no {pattern} files found")
+    records, _ = _records(files, read)
+    names = [r["frame_dir"] for r in records]
+    return pyskl.make_dataset(records, ntu_splits(names) if kind == "ntu" else {split: names})
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=["ntu", "kinetics", "penn"])
+    parser.add_argument("source", type=Path, help="folder of input files")
+    parser.add_argument("out", type=Path, help="the .pkl to write")
+    parser.add_argument("--split", default="train", help="kinetics: the split name of every file")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        data = convert(args.kind, args.source, args.split)
+        pyskl.save(args.out, data)
+    except WorkbenchError as exc:
+        print(f"skeleton_convert: error: {exc}", file=sys.stderr)
+        return 2
+    sizes = ", ".join(f"{k} {len(v)}" for k, v in data["split"].items())
+    print(f"wrote {len(data['annotations'])} clips ({sizes}) to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,137 @@
+"""Keypoint heatmaps: vectorised rendering, simulated detector noise and peak read-out.
+
+A heatmap of keypoint (x, y) (pixels, x right, y down, pixel centres at integers) on
+a ``size x size`` grid is a delta of height ``peak`` at the rounded, clipped pixel
+(round(y), round(x)), smoothed by a Gaussian of std ``sigma`` pixels exactly as
+``scipy.ndimage.gaussian_filter(delta, sigma)`` does it (``truncate=4.0``,
+``mode='reflect'``). That filter is separable, so on a delta image it equals the
+outer product of two 1D responses:
+
+    H[i, j] = peak * g(i; y) * g(j; x),
+    g(i; p) = w(i - p) + w(i + p + 1) + w(i + p + 1 - 2 * size),
+
+where ``w(d) = exp(-d^2 / (2 sigma^2)) / sum_{|k| <= r} exp(-k^2 / (2 sigma^2))`` for
+``|d| <= r = int(4 sigma + 0.5)`` and 0 beyond; the two extra terms are the mirror
+images that scipy's 'reflect' boundary (``d c b a | a b c d | d c b a``) folds back
+into the grid near the borders (one reflection per side suffices while ``r < size``).
+Everything is computed with broadcasting on the keypoints' device: no loop over
+keypoints and no per-map filter call.
+"""
+
+from __future__ import annotations
+
+import torch
+
+HEATMAP_SIZE = 56
+SIGMA_IN_CHOICES: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0)
+SHIFT_STD_PER_SCALAR = 3.0
+TRUNCATE = 4.0
+
+
+def _response(position: torch.Tensor, sigma: torch.Tensor, size: int) -> torch.Tensor:
+    """The 1D filter response ``g(i; p)`` for i = 0..size-1: shape (..., size) for ``position`` (...)
+    (integer pixel) and ``sigma`` broadcastable to it."""
+    radius = (TRUNCATE * sigma + 0.5).floor()
+    max_radius = int(radius.max().item()) if radius.numel() else 0
+    if max_radius >= size:
+        raise ValueError(f"sigma {float(sigma.max()):.3g} px is too wide for a {size}-px heatmap")
+    taps = torch.arange(-max_radius, max_radius + 1, device=position.device, dtype=sigma.dtype)
+    norm = (torch.exp(-taps**2 / (2 * sigma[..., None] ** 2)) * (taps.abs() <= radius[..., None])).sum(-1)
+    grid = torch.arange(size, device=position.device, dtype=sigma.dtype)
+    p = position[..., None]
+    r = radius[..., None]
+    s = sigma[..., None]
+    inv = -0.5 / s**2
+    total = torch.zeros_like(grid.expand(*position.shape, size))
+    for offset in (grid - p, grid + p + 1, grid + p + 1 - 2 * size):
+        inside = offset.abs() <= r
+        # exp only of in-radius offsets: far ones would underflow to slow denormals before being masked
+        total = total + torch.exp(torch.where(inside, offset, 0.0) ** 2 * inv) * inside
+    return total / norm[..., None]
+
+
+def render(
+    keypoints: torch.Tensor,
+    visible: torch.Tensor,
+    size: int = HEATMAP_SIZE,
+    sigma: float | torch.Tensor = 1.0,
+    peak: float = 255.0,
+) -> torch.Tensor:
+    """Heatmaps of keypoints: (..., K, 2) pixel x, y and (..., K) bool -> (..., K, size, size).
+
+    Each keypoint is rounded to the nearest pixel and clipped to [0, size - 1]; its map is
+    ``peak`` at that pixel smoothed by a Gaussian of std ``sigma`` px (a float or a tensor
+    broadcastable to (..., K), e.g. a different sigma per map), identical to
+    ``scipy.ndimage.gaussian_filter`` on a delta image (see the module docstring).
+    Keypoints with ``visible`` False, or non-finite coordinates, give all-zero maps.
+    Output dtype float32 (float64 if ``keypoints`` is float64), on ``keypoints.device``.
+    """
+    if keypoints.shape[-1] != 2 or visible.shape != keypoints.shape[:-1]:
+        raise ValueError(f"keypoints (..., K, 2) and visible (..., K) expected, got {tuple(keypoints.shape)} "
+                         f"and {tuple(visible.shape)}")
+    dtype = keypoints.dtype if keypoints.dtype == torch.float64 else torch.float32
+    finite = torch.isfinite(keypoints).all(-1)
+    coords = torch.where(finite[..., None], keypoints.to(dtype), 0.0).round().clamp(0, size - 1)
+    sig = torch.as_tensor(sigma, dtype=dtype, device=keypoints.device).expand(visible.shape)
+    if (sig <= 0).any():
+        raise ValueError("sigma must be positive")
+    # Rounded positions take only `size` values and sigma only a few: compute g(i; p) once per
+    # (distinct sigma, p) and gather rows from that table instead of evaluating exp per map.
+    sigmas, which = torch.unique(sig, return_inverse=True)
+    positions = torch.arange(size, device=keypoints.device, dtype=dtype)
+    table = _response(positions.expand(len(sigmas), size), sigmas[:, None].expand(len(sigmas), size), size)
+    index = coords.long()
+    gy = table[which, index[..., 1]] * (peak * (visible & finite).to(dtype))[..., None]
+    gx = table[which, index[..., 0]]
+    return gy[..., :, None] * gx[..., None, :]
+
+
+def sample_sigma_in(shape: tuple[int, ...], fixed: float | None = None,
+                    generator: torch.Generator | None = None, device: torch.device | str = "cpu") -> torch.Tensor:
+    """Detector blur std per map (px): ``fixed`` everywhere, or when it is None drawn uniformly
+    and independently per entry from :data:`SIGMA_IN_CHOICES` = {1, 1.5, 2, 2.5, 3}."""
+    if fixed is not None:
+        return torch.full(shape, float(fixed), device=device)
+    choices = torch.tensor(SIGMA_IN_CHOICES, device=device)
+    index = torch.randint(len(SIGMA_IN_CHOICES), shape, generator=generator, device=device)
+    return choices[index]
+
+
+def simulate_detector(
+    keypoints: torch.Tensor,
+    visible: torch.Tensor,
+    shift_scalar: float,
+    sigma_in: float | torch.Tensor,
+    generator: torch.Generator | None = None,
+    size: int = HEATMAP_SIZE,
+    peak: float = 255.0,
+) -> torch.Tensor:
+    """Noisy detector heatmaps (..., K, size, size) of keypoints (..., K, 2) px with visibility (..., K).
+
+    Each keypoint is shifted by independent Gaussian noise of std ``3 * shift_scalar`` px per
+    coordinate (drawn from ``generator``, or torch's global generator when None, on the
+    keypoints' device), clipped to [0, size - 1], then rendered with blur ``sigma_in`` (float,
+    or a tensor broadcastable to (..., K)); invisible keypoints give all-zero maps.
+    """
+    std = SHIFT_STD_PER_SCALAR * float(shift_scalar)
+    noise = torch.randn(keypoints.shape, generator=generator, device=keypoints.device, dtype=keypoints.dtype)
+    shifted = (keypoints + std * noise).clamp(0, size - 1)
+    return render(shifted, visible, size=size, sigma=sigma_in, peak=peak)
+
+
+def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:
+    """Pixel (x, y) of each map's maximum: (..., H, W) -> (..., 2) float; ties (e.g. an all-zero
+    map) resolve to the first pixel in row-major order, (0, 0) for an empty map."""
+    width = heatmaps.shape[-1]
+    flat = heatmaps.flatten(-2).argmax(-1)
+    return torch.stack([flat % width, flat // width], dim=-1).to(torch.float32)
+
+
+def soft_argmax_coords(heatmaps: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Differentiable (x, y) expectation under softmax(map / temperature) over the pixels:
+    (..., H, W) -> (..., 2) float px."""
+    height, width = heatmaps.shape[-2:]
+    prob = torch.softmax(heatmaps.flatten(-2) / temperature, dim=-1).unflatten(-1, (height, width))
+    xs = torch.arange(width, device=heatmaps.device, dtype=prob.dtype)
+    ys = torch.arange(height, device=heatmaps.device, dtype=prob.dtype)
+    return torch.stack([(prob.sum(-2) * xs).sum(-1), (prob.sum(-1) * ys).sum(-1)], dim=-1)

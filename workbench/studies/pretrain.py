@@ -1,0 +1,467 @@
+"""The heatmap-denoising pretraining study (``notebooks/pretrain.ipynb``).
+
+Clean 2D pose annotations (Penn Action, BRACE, or the generated default) are cut into 5-frame
+windows in 56 x 56 heatmap coordinates; a simulated keypoint detector (random shift, random blur)
+makes the noisy input heatmaps on the fly, the clean keypoints rendered with sigma 1 px are the
+target, and temporal models learn to clean the input. Results are PCK@{0.05, 0.1, 0.2} of the
+maps' argmax against the ground truth, always beside the ``identity`` baseline (the noisy input).
+
+Experiments: 1 = sigma_in drawn per map from {1, 1.5, 2, 2.5, 3} px; 2 = sigma_in = 1 px;
+3 = as 1 at half the frame rate (every second frame). Detector shift: Gaussian, std 3 x
+``shift_scalar`` px per coordinate.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.nn import functional as F
+from torch.utils.data import TensorDataset
+
+from workbench import heatmaps, metrics
+from workbench.data import brace, penn_action, synthetic_pose2d
+from workbench.data.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
+from workbench.data.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, PoseSequence, from_penn
+from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.runtime import resolve_device, seed_everything
+from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.errors import CheckpointError, ConfigError, DataFormatError
+from workbench.models.heatmap_models import DeciWatch
+from workbench.models.registry import build_model, parameter_counts
+from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.settings import shared_data_dir
+from workbench.studies.base import StudyConfig
+
+log = logging.getLogger(__name__)
+
+STUDY = "pretrain"
+MODELS = ("3dconv", "bi_convlstm_s", "bi_convlstm_c", "deciwatch")
+BASELINE = "identity"
+DATASETS = ("synthetic", "penn_action", "brace")
+EXPERIMENTS: dict[int, tuple[float | None, int]] = {1: (None, 1), 2: (1.0, 1), 3: (None, 2)}
+"""experiment -> (fixed sigma_in in px or None for drawn from {1, ..., 3}, frame step)."""
+THRESHOLD_ROW = "Mean threshold distance (px)"
+
+
+@dataclass
+class Config(StudyConfig):
+    """Every parameter of the study (the notebook's papermill parameters).
+
+    ``dataset``: ``synthetic`` (generated, ``synthetic_sequences`` people of ``synthetic_frames``
+    frames at 30 fps), ``penn_action`` (``data_dir`` = a labels folder, default the shared copy) or
+    ``brace`` (``data_dir`` = a folder of segment JSON files). ``max_videos`` > 0 keeps the first
+    files only; ``max_windows`` {split: n} caps each split after shuffling (0 or absent: all).
+    ``epochs`` 0 evaluates only; ``checkpoint`` starts from a saved model.
+    """
+
+    model: str = "bi_convlstm_c"
+    dataset: str = "synthetic"
+    data_dir: str = ""
+    max_videos: int = 0
+    synthetic_sequences: int = 300
+    synthetic_frames: int = 60
+    experiment: int = 1
+    shift_scalar: float = 1.0
+    window: int = 5
+    split_fractions: list = field(default_factory=lambda: [0.6, 0.2, 0.2])
+    max_windows: dict = field(default_factory=dict)
+    channels: int = 128
+    embed: int = 128
+    heads: int = 4
+    layers: int = 5
+    dropout: float = 0.1
+    epochs: int = 50
+    batch_size: int = 16
+    eval_batch_size: int = 32
+    lr: float = 1e-3
+    plateau_factor: float = 0.1
+    plateau_patience: int = 5
+    early_stopping_patience: int = 10
+    checkpoint: str = ""
+    device: str = "auto"
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+    sweep: bool = False
+    sweep_models: list = field(default_factory=lambda: list(MODELS))
+    sweep_experiments: list = field(default_factory=lambda: [1, 2, 3])
+    sweep_shift_scalars: list = field(default_factory=lambda: [1, 2])
+    output_dir: str = ""
+
+    def __post_init__(self) -> None:
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        for experiment in [self.experiment, *self.sweep_experiments]:
+            if int(experiment) not in EXPERIMENTS:
+                raise ConfigError(f"unknown experiment {experiment!r}; choose from 1, 2, 3")
+        for name in [self.model, *self.sweep_models]:
+            if name not in (*MODELS, BASELINE):
+                raise ConfigError(f"unknown model {name!r}; choose from {', '.join((*MODELS, BASELINE))}")
+        if float(self.shift_scalar) < 0:
+            raise ConfigError(f"shift_scalar must be >= 0, got {self.shift_scalar}")
+
+    def model_options(self, name: str | None = None) -> dict[str, Any]:
+        """The model's name and size options, as stored in its checkpoints."""
+        return {"model": name or self.model, "channels": int(self.channels), "embed": int(self.embed),
+                "heads": int(self.heads), "layers": int(self.layers), "dropout": float(self.dropout)}
+
+
+@dataclass
+class StudyData:
+    """The windows of each split and a description of where they came from (``info``: source,
+    files read, skipped files with their problems, window counts)."""
+
+    splits: dict[str, WindowSet]
+    info: dict
+
+
+def default_data_dir(dataset: str) -> Path:
+    """The shared copy of a real dataset (``penn_action/labels``, ``brace``)."""
+    return shared_data_dir() / ("penn_action/labels" if dataset == "penn_action" else dataset)
+
+
+def load_sequences(cfg: Config) -> tuple[list[PoseSequence], dict]:
+    """The pose sequences of ``cfg.dataset`` in the 25-keypoint layout, and what was read / skipped."""
+    if cfg.dataset == "synthetic":
+        sequences = synthetic_pose2d.generate(int(cfg.synthetic_sequences), int(cfg.synthetic_frames), cfg.seed)
+        return sequences, {"source": f"generated ({len(sequences)} sequences)", "files": 0, "skipped": []}
+    folder = Path(cfg.data_dir) if cfg.data_dir else default_data_dir(cfg.dataset)
+    if cfg.dataset == "penn_action":
+        files = penn_action.label_files(folder)
+        files = files[: cfg.max_videos] if cfg.max_videos > 0 else files
+        videos, skipped = penn_action.load_videos(files)
+        sequences = [from_penn(v) for v in videos]
+    else:
+        files = brace.segment_files(folder)
+        files = files[: cfg.max_videos] if cfg.max_videos > 0 else files
+        sequences, skipped = brace.load_segments(files)
+    if skipped:
+        log.warning("skipped %d of %d files in %s", len(skipped), len(files), folder)
+    if not sequences:
+        raise DataFormatError(folder, f"none of the {len(files)} files could be used ({skipped[0][1]}, ...)")
+    return sequences, {"source": str(folder), "files": len(files), "skipped": skipped}
+
+
+def load_data(cfg: Config, sequences: list[PoseSequence] | None = None, info: dict | None = None) -> StudyData:
+    """Windows of ``cfg.window`` frames (at half the frame rate for experiment 3), shuffled with
+    ``cfg.seed`` and split train/val/test; ``sequences`` (with ``info``) skips loading again."""
+    if sequences is None:
+        sequences, info = load_sequences(cfg)
+    _, step = EXPERIMENTS[int(cfg.experiment)]
+    windows, stats = make_windows(sequences, int(cfg.window), step)
+    if len(windows) < len(SPLITS):
+        raise DataFormatError((info or {}).get("source", cfg.dataset),
+                              f"only {len(windows)} windows of {cfg.window} usable frames; need at least 3")
+    index = split_indices(len(windows), cfg.seed, cfg.split_fractions)
+    limits = {str(k): int(v) for k, v in dict(cfg.max_windows).items()}
+    splits = {}
+    for name in SPLITS:
+        chosen = index[name][: limits[name]] if limits.get(name, 0) > 0 else index[name]
+        splits[name] = windows.subset(chosen)
+    return StudyData(splits, {**(info or {}), **stats, "frame_step": step,
+                              "split_windows": {k: len(v) for k, v in splits.items()}})
+
+
+def _device_of(model: torch.nn.Module, cfg: Config) -> torch.device:
+    """The device of the model's weights, or the configured device for a model without weights."""
+    return next((p.device for p in model.parameters()), None) or resolve_device(cfg.device)
+
+
+def make_model(cfg: Config, name: str | None = None) -> torch.nn.Module:
+    """Build ``name`` (default ``cfg.model``), seeded with ``cfg.seed``; loads ``cfg.checkpoint`` if given."""
+    options = cfg.model_options(name)
+    seed_everything(cfg.seed)
+    model = build_model(STUDY, options["model"], **options)
+    if cfg.checkpoint and options["model"] != BASELINE:
+        load_checkpoint(model, cfg.checkpoint, options)
+    return model
+
+
+def load_checkpoint(model: torch.nn.Module, path: str | Path, options: dict[str, Any]) -> torch.nn.Module:
+    """Load a run's ``checkpoint.pt`` (its best weights when training kept them) after checking it was
+    written for the same model and sizes."""
+    state = load_torch_file(path)
+    if not isinstance(state, dict) or "model" not in state:
+        raise CheckpointError(path, "not a workbench checkpoint (no 'model' entry)")
+    saved = state.get("model_config") or {}
+    if saved and saved != options:
+        raise CheckpointError(path, f"was written for {saved}, but the model is {options}")
+    weights = state.get("best_state") or state["model"]
+    return load_state_dict_checked(model, weights, path)
+
+
+def checkpoint_options(path: str | Path) -> dict[str, Any]:
+    """The model name and sizes a checkpoint was written for."""
+    state = load_torch_file(path)
+    options = state.get("model_config") if isinstance(state, dict) else None
+    if not options or "model" not in options:
+        raise CheckpointError(path, "holds no model_config (not written by the pretrain study)")
+    return dict(options)
+
+
+def noisy_input(keypoints: torch.Tensor, visible: torch.Tensor, cfg: Config,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Simulated detector heatmaps (B, T, 25, 56, 56) for windows of keypoints (B, T, 25, 2) px:
+    blur per map from the experiment, shift std 3 x ``cfg.shift_scalar`` px."""
+    fixed, _ = EXPERIMENTS[int(cfg.experiment)]
+    sigma = heatmaps.sample_sigma_in(tuple(visible.shape), fixed, generator, keypoints.device)
+    return heatmaps.simulate_detector(keypoints, visible, cfg.shift_scalar, sigma, generator)
+
+
+def masked_heatmap_mse(pred: torch.Tensor, target: torch.Tensor, annotated: torch.Tensor) -> torch.Tensor:
+    """MSE over every heatmap pixel of (B, T, K, H, W), where the maps of keypoints the dataset never
+    annotates (``annotated`` (B, K) False) get target = prediction, so they add 0 loss and 0 gradient."""
+    keep = annotated[:, None, :, None, None]
+    return F.mse_loss(pred, torch.where(keep, target, pred.detach()))
+
+
+def masked_coordinate_mse(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """MSE (px^2) over the coordinates of (..., K, 2) with target = prediction where ``scored`` (..., K) is False."""
+    return F.mse_loss(pred, torch.where(scored[..., None], target, pred.detach()))
+
+
+def model_loss(model: torch.nn.Module, x: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor,
+               annotated: torch.Tensor, want_maps: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(loss, output heatmaps or None). Heatmap models: :func:`masked_heatmap_mse` against the clean
+    maps. DeciWatch: :func:`masked_coordinate_mse` (px^2) of the recovered frames plus that of the
+    denoised sampled frames, on visible annotated keypoints."""
+    if isinstance(model, DeciWatch):
+        recovered, denoised, present = model.forward_coords(x)
+        scored = visible & annotated[:, None]
+        loss = masked_coordinate_mse(recovered, keypoints, scored) + masked_coordinate_mse(
+            denoised, keypoints[:, model.samples], scored[:, model.samples])
+        maps = heatmaps.render(recovered.clamp(0, model.size - 1), present, size=model.size) if want_maps else None
+        return loss, maps
+    out = model(x)
+    return masked_heatmap_mse(out, heatmaps.render(keypoints, visible), annotated), out
+
+
+def _eval_seed(cfg: Config, split: str) -> int:
+    return (cfg.seed * 1_000_003 + SPLITS.index(split) * 7919 + int(cfg.experiment) * 31
+            + int(round(float(cfg.shift_scalar) * 100)))
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str) -> dict[str, torch.Tensor | float]:
+    """Run ``model`` on a split with fixed simulated noise (the same for every model of a config).
+
+    Returns ``pred`` and ``input`` (N, T, 25, 2): argmax px of the output and the noisy input maps,
+    ``truth`` (N, T, 25, 2): the ground-truth maps' peaks (rounded, clipped keypoints), ``scored``
+    (N, T, 25): visible and annotated, and ``loss``: the mean loss of :func:`model_loss`.
+    """
+    model.eval()
+    device = _device_of(model, cfg)
+    generator = torch.Generator(device=device).manual_seed(_eval_seed(cfg, split))
+    preds, inputs, total = [], [], 0.0
+    for start in range(0, len(windows), int(cfg.eval_batch_size)):
+        chunk = slice(start, start + int(cfg.eval_batch_size))
+        kp, vis = windows.keypoints[chunk].to(device), windows.visible[chunk].to(device)
+        ann = windows.annotated[chunk].to(device)
+        x = noisy_input(kp, vis, cfg, generator)
+        loss, out = model_loss(model, x, kp, vis, ann, want_maps=True)
+        total += float(loss) * len(kp)
+        preds.append(heatmaps.argmax_coords(out).cpu())
+        inputs.append(heatmaps.argmax_coords(x).cpu())
+    truth = windows.keypoints.round().clamp(0, heatmaps.HEATMAP_SIZE - 1)
+    empty = torch.zeros(0, *windows.keypoints.shape[1:])
+    return {"pred": torch.cat(preds) if preds else empty, "input": torch.cat(inputs) if inputs else empty,
+            "truth": truth, "scored": windows.visible & windows.annotated[:, None],
+            "loss": total / max(len(windows), 1)}
+
+
+def summarize(out: dict[str, Any]) -> dict[str, Any]:
+    """PCK of a :func:`predict` result: ``pck`` {alpha: %}, ``threshold_px`` {alpha: px}, ``n_keypoints``, ``loss``."""
+    result = metrics.pck(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS)
+    return {**result, "loss": float(out["loss"])}
+
+
+def evaluate(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str) -> dict[str, Any]:
+    """:func:`summarize` of :func:`predict`."""
+    return summarize(predict(model, windows, cfg, split))
+
+
+def _validation_fn(windows: WindowSet, cfg: Config):
+    def validate(model: torch.nn.Module) -> dict[str, float]:
+        result = evaluate(model, windows, cfg, "val")
+        row = {"val_loss": result["loss"]}
+        row.update({f"val_pck_{alpha}": value for alpha, value in result["pck"].items()})
+        return row
+
+    return validate
+
+
+def train_config(cfg: Config, checkpoint_path: str | Path | None = None) -> TrainConfig:
+    """The engine options of the study's recipe: Adam (0.9, 0.999), LR x ``plateau_factor`` after
+    ``plateau_patience`` epochs without a better validation loss, early stopping after
+    ``early_stopping_patience`` such epochs, best weights restored at the end."""
+    return TrainConfig(
+        epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), lr=float(cfg.lr), optimizer="adam",
+        betas=(0.9, 0.999), scheduler="plateau", plateau_factor=float(cfg.plateau_factor),
+        plateau_patience=int(cfg.plateau_patience), plateau_monitor="val_loss", monitor="val_loss",
+        early_stopping_patience=int(cfg.early_stopping_patience), restore_best=True, device=cfg.device,
+        seed=cfg.seed, checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume,
+        progress=cfg.progress,
+    )
+
+
+def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path: str | Path | None = None,
+          name: str | None = None) -> list[dict]:
+    """Train on the train windows, validating each epoch; returns the history (one dict per epoch).
+    The identity baseline and ``epochs == 0`` return an empty history."""
+    name = name or cfg.model
+    if name == BASELINE or cfg.epochs == 0:
+        return []
+    train_set = data.splits["train"]
+    if len(data.splits["val"]) == 0:
+        raise ConfigError("the validation split is empty; use more data or larger split fractions")
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
+        kp, vis, ann = batch
+        loss, _ = model_loss(net, noisy_input(kp, vis, cfg), kp, vis, ann)
+        return loss, {}
+
+    trainer = Trainer(model, train_config(cfg, checkpoint_path), loss_fn, _validation_fn(data.splits["val"], cfg),
+                      model_config=cfg.model_options(name))
+    return trainer.fit(TensorDataset(train_set.keypoints, train_set.visible, train_set.annotated))
+
+
+def results_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """The PCK table: columns ``PCK@<alpha> (%)``; first row the mean threshold distance (px), then
+    one row per model of ``results`` ({model: :func:`evaluate` result}); index ``Accuracy metric``."""
+    alphas = [str(a) for a in metrics.PCK_ALPHAS]
+    columns = [f"PCK@{a} (%)" for a in alphas]
+    first = next(iter(results.values()))
+    rows = {THRESHOLD_ROW: [first["threshold_px"][a] for a in alphas]}
+    rows.update({name: [r["pck"][a] for a in alphas] for name, r in results.items()})
+    table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+    table.index.name = "Accuracy metric"
+    return table
+
+
+def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1) -> pd.DataFrame:
+    """PCK@``alpha`` (%) per keypoint group (rows nose ... ankle, then ``total``) and side (columns
+    ``<model> left``, ``<model> right``, ``<model> total`` per model of ``outputs`` ({model: :func:`predict`
+    result})); NaN where a group has no scored keypoint (e.g. ears in Penn Action)."""
+    rows = [*GROUPS.values(), tuple(i for members in GROUPS.values() for i in members)]
+    sides = {"left": "L-", "right": "R-", "total": ""}
+    columns: dict[str, list[float]] = {}
+    for name, out in outputs.items():
+        hits, count, _ = metrics.pck_counts(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS, alpha)
+        for side, prefix in sides.items():
+            values = []
+            for members in rows:
+                chosen = [i for i in members if NAMES[i].startswith(prefix)]
+                n = int(count[chosen].sum())
+                values.append(100.0 * int(hits[chosen].sum()) / n if n else float("nan"))
+            columns[f"{name} {side} (%)"] = values
+    table = pd.DataFrame(columns, index=[*GROUPS, "total"])
+    table.index.name = f"PCK@{alpha}"
+    return table
+
+
+def viewer_frames(model: torch.nn.Module, windows: WindowSet, cfg: Config, count: int = 4) -> dict[str, np.ndarray]:
+    """Heatmaps and keypoints of the first ``count`` windows of a split for the viewer, frames flattened
+    (F = count x T): ``input``, ``predicted``, ``truth`` maps (F, 56, 56) (max over keypoints) and
+    keypoints (F, 25, 2) px, ``visible`` (F, 25), ``labels`` (F,) 'sequence frame n'."""
+    sub = windows.subset(range(min(count, len(windows))))
+    model.eval()
+    device = _device_of(model, cfg)
+    generator = torch.Generator(device=device).manual_seed(_eval_seed(cfg, "test"))
+    kp, vis, ann = sub.keypoints.to(device), sub.visible.to(device), sub.annotated.to(device)
+    with torch.no_grad():
+        x = noisy_input(kp, vis, cfg, generator)
+        _, out = model_loss(model, x, kp, vis, ann, want_maps=True)
+    truth = heatmaps.render(kp, vis)
+    flat = {name: maps.flatten(0, 1).cpu() for name, maps in (("input", x), ("predicted", out), ("truth", truth))}
+    labels = [f"{name} frame {first + step * t}" for name, first, step in sub.origin for t in range(cfg.window)]
+    return {
+        **{f"{name}_maps": maps.amax(1).numpy() for name, maps in flat.items()},
+        **{f"{name}_xy": heatmaps.argmax_coords(maps).numpy() for name, maps in flat.items()},
+        "visible": (vis & ann[:, None]).flatten(0, 1).cpu().numpy(),
+        "labels": np.array(labels),
+    }
+
+
+def sweep(cfg: Config, sequences: list[PoseSequence] | None = None, info: dict | None = None) -> pd.DataFrame:
+    """Train and test every model of ``cfg.sweep_models`` (and the identity baseline) for every
+    experiment of ``cfg.sweep_experiments`` and shift scalar of ``cfg.sweep_shift_scalars``; no files
+    are written. Returns one row per (shift_scalar, experiment, model) with test PCK (%) and the mean
+    threshold distance (px) per alpha."""
+    if sequences is None:
+        sequences, info = load_sequences(cfg)
+    rows = []
+    for shift in cfg.sweep_shift_scalars:
+        for experiment in cfg.sweep_experiments:
+            sub = replace(cfg, experiment=int(experiment), shift_scalar=float(shift), checkpoint="", resume=False)
+            data = load_data(sub, sequences, info)
+            for name in [BASELINE, *cfg.sweep_models]:
+                net = make_model(sub, name).to(resolve_device(cfg.device))
+                history = train(net, data, sub, name=name)
+                result = evaluate(net, data.splits["test"], sub, "test")
+                row = {"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
+                       "epochs": len(history), "n_keypoints": result["n_keypoints"]}
+                for alpha in result["pck"]:
+                    row[f"PCK@{alpha} (%)"] = result["pck"][alpha]
+                    row[f"threshold@{alpha} (px)"] = result["threshold_px"][alpha]
+                rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def sweep_tables(long: pd.DataFrame) -> dict[float, pd.DataFrame]:
+    """One table per shift scalar from :func:`sweep`: columns (experiment, PCK@alpha (%)), first row the
+    mean threshold distance (px), then the identity baseline and each model."""
+    alphas = [str(a) for a in metrics.PCK_ALPHAS]
+    tables = {}
+    for shift, part in long.groupby("shift_scalar", sort=True):
+        columns = pd.MultiIndex.from_tuples(
+            [(f"experiment {e}", f"PCK@{a} (%)") for e in sorted(part["experiment"].unique()) for a in alphas])
+        rows: dict[str, list[float]] = {THRESHOLD_ROW: []}
+        for experiment in sorted(part["experiment"].unique()):
+            block = part[part["experiment"] == experiment]
+            rows[THRESHOLD_ROW] += [float(block[f"threshold@{a} (px)"].iloc[0]) for a in alphas]
+            for _, r in block.iterrows():
+                rows.setdefault(r["model"], []).extend(float(r[f"PCK@{a} (%)"]) for a in alphas)
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+        table.index.name = f"shift scalar {shift:g}"
+        tables[float(shift)] = table
+    return tables
+
+
+def output_dir(cfg: Config) -> Path:
+    """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/pretrain/<time>_<model>``."""
+    return run_folder(STUDY, cfg.model, cfg.output_dir)
+
+
+def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, dict[str, Any]],
+                 history: list[dict], model: torch.nn.Module, sweep_rows: pd.DataFrame | None = None
+                 ) -> dict[str, Any]:
+    """Write ``metrics.json`` (test PCK (%), threshold distances (px) and scored keypoints per model,
+    data description, sweep rows), ``history.csv``, ``config.yaml`` and the model's ``checkpoint.pt``
+    (weights only, when training did not write it)."""
+    payload: dict[str, Any] = {
+        "study": STUDY, "model": cfg.model, "experiment": int(cfg.experiment), "shift_scalar": float(cfg.shift_scalar),
+        "parameters": parameter_counts(model)["total"], "device": str(resolve_device(cfg.device)),
+        "data": {k: v for k, v in data.info.items() if k != "skipped"},
+        "skipped_files": [{"file": f, "problem": p} for f, p in data.info.get("skipped", [])],
+        "test": {name: {k: r[k] for k in ("pck", "threshold_px", "n_keypoints", "loss")}
+                 for name, r in results.items()},
+    }
+    if history:
+        payload["epochs_trained"] = len(history)
+        payload["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
+    if sweep_rows is not None and len(sweep_rows):
+        payload["sweep"] = sweep_rows.to_dict(orient="records")
+    checkpoint = folder / "checkpoint.pt"
+    if parameter_counts(model)["total"] and not checkpoint.is_file():
+        save_atomic({"format": "workbench-weights-1", "model": model.state_dict(),
+                     "model_config": cfg.model_options()}, checkpoint)
+    write_json(folder / "metrics.json", payload)
+    write_history_csv(folder / "history.csv", history)
+    write_yaml(folder / "config.yaml", {"study": STUDY, **asdict(cfg)})
+    return payload

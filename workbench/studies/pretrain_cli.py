@@ -1,0 +1,55 @@
+"""Script command of the pretraining study: ``workbench evaluate pretrain``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from workbench.data.heatmap_windows import SPLITS
+from workbench.engine.runtime import resolve_device
+from workbench.errors import ConfigError
+from workbench.studies import pretrain as study
+
+
+def evaluate(args: argparse.Namespace) -> int:
+    """Print PCK (%) per alpha, the mean threshold distances (px) and the scored keypoint count of a
+    model on a split. The split is rebuilt from the data, ``--experiment`` and ``--seed``: use the
+    training run's values to score its test windows."""
+    if args.model != study.BASELINE and not args.checkpoint:
+        raise ConfigError(f"--model {args.model} needs --checkpoint (a run's checkpoint.pt); identity needs none")
+    options = study.checkpoint_options(args.checkpoint) if args.checkpoint else {}
+    if options and options["model"] != args.model:
+        raise ConfigError(f"{args.checkpoint} holds a {options['model']} model, not {args.model}")
+    sizes = {k: v for k, v in options.items() if k != "model"}
+    cfg = study.Config(model=args.model, dataset=args.dataset, data_dir=args.data or "", max_videos=args.max_videos,
+                       experiment=args.experiment, shift_scalar=args.shift_scalar, seed=args.seed, device=args.device,
+                       checkpoint=args.checkpoint or "", epochs=0, progress=False, **sizes)
+    data = study.load_data(cfg)
+    model = study.make_model(cfg).to(resolve_device(cfg.device))
+    result = study.evaluate(model, data.splits[args.split], cfg, args.split)
+    result.pop("loss")
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.model} on {args.dataset} {args.split} (experiment {args.experiment}, shift scalar "
+          f"{args.shift_scalar:g}, {result['n_keypoints']} keypoints scored)")
+    for alpha, value in result["pck"].items():
+        print(f"PCK@{alpha}: {value:.2f} %   (mean threshold {result['threshold_px'][alpha]:.2f} px)")
+    return 0
+
+
+def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+    """Add ``pretrain`` to ``workbench evaluate`` (the study has no submission format to predict)."""
+    ev = evaluate_commands.add_parser("pretrain", help="heatmap-denoising PCK")
+    ev.add_argument("--data", help="Penn Action labels folder or BRACE folder (default: the shared copy)")
+    ev.add_argument("--dataset", default="penn_action", choices=list(study.DATASETS))
+    ev.add_argument("--model", default="identity", choices=[*study.MODELS, study.BASELINE])
+    ev.add_argument("--checkpoint", help="a pretrain run's checkpoint.pt")
+    ev.add_argument("--experiment", type=int, default=1, choices=sorted(study.EXPERIMENTS))
+    ev.add_argument("--shift-scalar", type=float, default=1.0, help="detector shift std = 3 x this (px)")
+    ev.add_argument("--split", default="test", choices=list(SPLITS))
+    ev.add_argument("--max-videos", type=int, default=0, help="read only the first N files (0: all)")
+    ev.add_argument("--device", default="auto")
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+    ev.set_defaults(func=evaluate)

@@ -1,0 +1,449 @@
+"""The skeleton action-recognition study with multi-stream ensembles (``notebooks/skeleton_ensembles.ipynb``).
+
+One ST-GCN classifier per input stream (j, b, k, jm, bm, km; see
+:mod:`workbench.data.skeleton_streams`), trained through the shared engine; their softmax scores on
+the validation and test splits are fused (:mod:`workbench.ensembles`) with fixed weights and with
+weights searched on the validation split only. Data: the generated default (NTU-25 synthetic
+actions), Penn Action label files, or any PYSKL ``.pkl``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch.utils.data import TensorDataset
+
+from workbench import ensembles, metrics
+from workbench.data import penn_action, penn_skeleton, pyskl, skeleton_augment, synthetic_actions
+from workbench.data.skeleton_layouts import Layout, get_layout
+from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, sample_indices
+from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.runtime import resolve_device, seed_everything
+from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.errors import CheckpointError, ConfigError
+from workbench.models.registry import build_model, parameter_counts
+from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.settings import shared_data_dir
+from workbench.studies.base import StudyConfig
+
+log = logging.getLogger(__name__)
+
+STUDY = "skeleton_ensembles"
+DATASETS = ("synthetic", "penn_action", "pyskl")
+STREAM_NAMES = {"j": "joint", "b": "bone", "k": "k-th order bone", "jm": "joint motion", "bm": "bone motion",
+                "km": "k-th order bone motion"}
+CHECKPOINT_FORMAT = "workbench-skeleton-ensemble-1"
+
+
+@dataclass
+class Config(StudyConfig):
+    """Every parameter of the study (the notebook's papermill parameters).
+
+    ``dataset``: ``synthetic`` (generated; ``synthetic_clips`` clips per class and split),
+    ``penn_action`` (``data_path`` a labels folder, default the shared copy) or ``pyskl``
+    (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
+    ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
+    and the weight search. ``max_per_class`` > 0 keeps only that many clips per class and split.
+    """
+
+    model: str = "stgcn"
+    dataset: str = "synthetic"
+    data_path: str = ""
+    layout: str = ""
+    num_classes: int = 0
+    synthetic_clips: dict = field(default_factory=lambda: {"train": 30, "val": 8, "test": 10})
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str = "test"
+    val_fraction: float = 0.1
+    max_per_class: int = 0
+    max_persons: int = 2
+    clip_len: int = 64
+    test_clips: int = 1
+    view_align: bool = False
+    streams: list = field(default_factory=lambda: list(STREAMS))
+    bone_order: int = 2
+    base_channels: int = 32
+    stages: int = 3
+    blocks_per_stage: int = 2
+    dropout: float = 0.0
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "sgd"
+    lr: float = 0.1
+    weight_decay: float = 5e-4
+    warmup_epochs: int = 5
+    label_smoothing: float = 0.1
+    flip_prob: float = 0.5
+    part_drop_prob: float = 0.0
+    mixup: str = "none"
+    mixup_prob: float = 0.5
+    mixup_alpha: float = 1.0
+    fusion_weights: dict = field(default_factory=lambda: dict(ensembles.DEFAULT_WEIGHTS))
+    ensembles: dict = field(default_factory=lambda: {k: list(v) for k, v in ensembles.DEFAULT_ENSEMBLES.items()})
+    weight_grid: list = field(default_factory=lambda: list(ensembles.DEFAULT_GRID))
+    device: str = "auto"
+    threads: int = 0
+    seed: int = 0
+    resume: bool = False
+    progress: bool = True
+    output_dir: str = ""
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, Any]) -> Config:
+        """Build from notebook globals or a parameter dict, ignoring unrelated names; validates."""
+        cfg = super().from_mapping(values)
+        cfg.check()
+        return cfg
+
+    def check(self) -> None:
+        """Raise :class:`ConfigError` for an unknown dataset, stream or mixup mode, or bad sizes."""
+        if self.dataset not in DATASETS:
+            raise ConfigError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
+        unknown = [s for s in self.streams if s not in STREAMS]
+        if unknown or not self.streams:
+            raise ConfigError(f"unknown stream(s) {unknown}; choose from {', '.join(STREAMS)}")
+        if self.mixup not in ("none", "blend", "swap"):
+            raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
+        if self.clip_len < 1 or self.test_clips < 1 or self.max_persons < 1 or not 0 <= self.val_fraction < 1:
+            raise ConfigError("clip_len, test_clips and max_persons must be >= 1 and val_fraction in [0, 1)")
+
+
+def apply_threads(cfg: Config) -> None:
+    """Set torch's CPU thread count to ``cfg.threads`` when it is positive (0 keeps torch's default)."""
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+
+
+@dataclass
+class ClipSet:
+    """One split, preprocessed: ``clips`` (num_clips, N, M, T, V, C) normalised joints (clip i is
+    the i-th temporal sampling, see :func:`sample_indices`), ``labels`` (N,) int64."""
+
+    names: list[str]
+    labels: torch.Tensor
+    clips: torch.Tensor
+
+
+@dataclass
+class SkeletonData:
+    """The splits by role (``train``, ``val``, ``test``), the layout and the class names."""
+
+    layout: Layout
+    class_names: list[str]
+    sets: dict[str, ClipSet]
+    source: str
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def channels(self) -> int:
+        return int(self.sets["train"].clips.shape[-1])
+
+
+def _raw_dataset(cfg: Config) -> tuple[dict, Layout, list[str], str]:
+    if cfg.dataset == "synthetic":
+        sizes = {str(k): int(v) for k, v in dict(cfg.synthetic_clips).items()}
+        if any(v < 1 for v in sizes.values()):
+            raise ConfigError(f"synthetic_clips must be positive, got {sizes}")
+        data = synthetic_actions.default_dataset(cfg.seed, sizes)
+        return data, get_layout("synthetic"), list(synthetic_actions.ACTIONS), "generated synthetic actions"
+    if cfg.dataset == "penn_action":
+        folder = Path(cfg.data_path) if cfg.data_path else shared_data_dir() / "penn_action" / "labels"
+        return penn_skeleton.penn_dataset(folder), get_layout("penn13"), list(penn_action.ACTIONS), str(folder)
+    if not cfg.data_path or not cfg.layout:
+        raise ConfigError("dataset pyskl needs data_path (a .pkl file) and layout (e.g. ntu25, coco17)")
+    data = pyskl.load(cfg.data_path, cfg.num_classes or None)
+    k = cfg.num_classes or 1 + max(r["label"] for r in data["annotations"])
+    return data, get_layout(cfg.layout), [str(i) for i in range(k)], cfg.data_path
+
+
+def _holdout(names: list[str], labels: list[int], fraction: float, seed: int) -> tuple[list[str], list[str]]:
+    """Stratified split of a split's names into (kept, held out); at least one per class held out
+    when ``fraction`` > 0 and the class has two or more clips."""
+    rng = np.random.default_rng(seed)
+    held: set[str] = set()
+    for label in sorted(set(labels)):
+        members = [n for n, y in zip(names, labels, strict=True) if y == label]
+        count = int(round(fraction * len(members)))
+        count = max(count, 1) if fraction > 0 and len(members) > 1 else count
+        held.update(rng.permutation(members)[:count].tolist())
+    return [n for n in names if n not in held], [n for n in names if n in held]
+
+
+def _limit(records: list[dict], per_class: int) -> list[dict]:
+    if per_class <= 0:
+        return records
+    seen: dict[int, int] = {}
+    kept = []
+    for r in records:
+        seen[r["label"]] = seen.get(r["label"], 0) + 1
+        if seen[r["label"]] <= per_class:
+            kept.append(r)
+    return kept
+
+
+def _clip_set(records: list[dict], layout: Layout, cfg: Config, persons: int, num_clips: int) -> ClipSet:
+    channels = records[0]["keypoint"].shape[-1]
+    clips = np.zeros((num_clips, len(records), persons, cfg.clip_len, layout.num_joints, channels), np.float32)
+    for n, r in enumerate(records):
+        if r["keypoint"].shape[2] != layout.num_joints or r["keypoint"].shape[-1] != channels:
+            raise ConfigError(f"clip {r['frame_dir']} has keypoints {r['keypoint'].shape}, but layout {layout.name} "
+                              f"has {layout.num_joints} joints and the data {channels} coordinates")
+        x = normalise(r["keypoint"][:persons], layout, r.get("img_shape", (0, 0)), cfg.view_align)
+        for c in range(num_clips):
+            index = sample_indices(x.shape[1], cfg.clip_len, c, num_clips)
+            clips[c, n, : x.shape[0]] = x[:, index]
+    labels = torch.tensor([r["label"] for r in records], dtype=torch.long)
+    return ClipSet([r["frame_dir"] for r in records], labels, torch.from_numpy(clips))
+
+
+def load_data(cfg: Config) -> SkeletonData:
+    """Load, split and preprocess the configured data set (see :class:`Config`)."""
+    data, layout, class_names, source = _raw_dataset(cfg)
+    by_name = {r["frame_dir"]: r for r in data["annotations"]}
+    for r in data["annotations"]:
+        if r["label"] >= len(class_names):
+            raise ConfigError(f"{source}: clip {r['frame_dir']} has label {r['label']} >= {len(class_names)} classes")
+    splits = dict(data["split"])
+    for role in (cfg.train_split, cfg.test_split):
+        if role not in splits:
+            raise ConfigError(f"{source} has no split {role!r}; splits: {', '.join(splits) or 'none'}")
+    if cfg.val_split not in splits:
+        train_names = splits[cfg.train_split]
+        kept, held = _holdout(train_names, [by_name[n]["label"] for n in train_names], cfg.val_fraction, cfg.seed)
+        if not held:
+            raise ConfigError(f"{source} has no split {cfg.val_split!r} and val_fraction {cfg.val_fraction} holds "
+                              "nothing out; the weight search needs a validation split")
+        splits[cfg.train_split], splits[cfg.val_split] = kept, held
+    roles = {"train": cfg.train_split, "val": cfg.val_split, "test": cfg.test_split}
+    records = {role: _limit([by_name[n] for n in splits[name]], cfg.max_per_class) for role, name in roles.items()}
+    empty = [role for role, recs in records.items() if not recs]
+    if empty:
+        raise ConfigError(f"{source}: split(s) {', '.join(empty)} are empty")
+    persons = min(cfg.max_persons, max(r["keypoint"].shape[0] for recs in records.values() for r in recs))
+    sets = {role: _clip_set(recs, layout, cfg, persons, 1 if role == "train" else cfg.test_clips)
+            for role, recs in records.items()}
+    return SkeletonData(layout, class_names, sets, source)
+
+
+def make_model(cfg: Config, data: SkeletonData) -> torch.nn.Module:
+    """A freshly initialised classifier for ``data`` (seeded with ``cfg.seed``)."""
+    seed_everything(cfg.seed)
+    return build_model(STUDY, cfg.model, layout=data.layout.name, in_channels=data.channels,
+                       num_classes=data.num_classes, base_channels=cfg.base_channels, stages=cfg.stages,
+                       blocks_per_stage=cfg.blocks_per_stage, dropout=cfg.dropout)
+
+
+def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: float = 0.0) -> torch.Tensor:
+    """Mean over the batch of ``-sum_k q_k log softmax(logits)_k`` with
+    ``q = (1 - smoothing) target + smoothing / K`` (``target`` (N, K) rows summing to one)."""
+    q = (1.0 - smoothing) * target + smoothing / logits.shape[1]
+    return -(q * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def augment(x: torch.Tensor, y: torch.Tensor, cfg: Config, layout: Layout,
+            num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The configured training augmentations of joints ``x`` (N, M, T, V, C) and labels ``y`` (N,):
+    flip, part drop, then mixup (blend) or segment swap; returns the joints and soft labels (N, K)."""
+    soft = F.one_hot(y, num_classes).to(x.dtype)
+    x = skeleton_augment.flip(x, layout, cfg.flip_prob)
+    x = skeleton_augment.part_drop(x, layout, cfg.part_drop_prob)
+    if cfg.mixup == "blend":
+        x, soft = skeleton_augment.mixup(x, soft, cfg.mixup_alpha, cfg.mixup_prob)
+    elif cfg.mixup == "swap":
+        x, soft = skeleton_augment.segment_swap(x, soft, layout, cfg.mixup_prob)
+    return x, soft
+
+
+@torch.no_grad()
+def predict_scores(model: torch.nn.Module, clips: ClipSet, stream: str, layout: Layout, bone_order: int,
+                   batch_size: int = 64) -> np.ndarray:
+    """Softmax probabilities (N, K) of ``stream``, averaged over the clip set's temporal clips."""
+    model.eval()
+    device = next(model.parameters()).device
+    total = 0.0
+    for clip in clips.clips:
+        parts = [F.softmax(model(make_stream(chunk.to(device), stream, layout, bone_order)), dim=1).cpu()
+                 for chunk in clip.split(batch_size)]
+        total = total + torch.cat(parts)
+    return (total / clips.clips.shape[0]).double().numpy()
+
+
+def train_stream(cfg: Config, data: SkeletonData, stream: str,
+                 checkpoint_path: str | Path | None = None) -> tuple[torch.nn.Module, list[dict]]:
+    """Train one classifier on ``stream``; validation loss and top-1 (%) are logged every epoch.
+    Returns the model (last epoch's weights) and the history."""
+    model = make_model(cfg, data)
+    train, val = data.sets["train"], data.sets["val"]
+    layout, k = data.layout, data.num_classes
+
+    def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
+        x, y = batch
+        x, soft = augment(x, y, cfg, layout, k)
+        logits = net(make_stream(x, stream, layout, cfg.bone_order))
+        accuracy = 100.0 * float((logits.argmax(1) == soft.argmax(1)).float().mean())
+        return soft_cross_entropy(logits, soft, cfg.label_smoothing), {"top1": accuracy}
+
+    def evaluate_fn(net: torch.nn.Module) -> dict[str, float]:
+        scores = predict_scores(net, val, stream, layout, cfg.bone_order)
+        loss = F.nll_loss(torch.from_numpy(scores).clamp_min(1e-12).log(), val.labels)
+        net.train()
+        return {"val_loss": float(loss), "val_top1": metrics.top_k_accuracy(scores, val.labels, 1)}
+
+    train_cfg = TrainConfig(
+        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        optimizer=cfg.optimizer, nesterov=True, momentum=0.9, scheduler="cosine", warmup_epochs=cfg.warmup_epochs,
+        device=cfg.device, seed=cfg.seed, checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+        resume=cfg.resume, progress=cfg.progress,
+    )
+    trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
+    history = trainer.fit(TensorDataset(train.clips[0], train.labels))
+    return model, [{"stream": stream, **row} for row in history]
+
+
+@dataclass
+class StreamResult:
+    """A trained stream: model, history, softmax scores (N, K) on the validation and test splits."""
+
+    model: torch.nn.Module
+    history: list[dict]
+    val_scores: np.ndarray
+    test_scores: np.ndarray
+
+
+def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
+    """Train ``stream`` (training state in ``folder/train_<stream>.pt`` when given) and score it."""
+    path = folder / f"train_{stream}.pt" if folder is not None else None
+    model, history = train_stream(cfg, data, stream, path)
+    return StreamResult(model, history,
+                        predict_scores(model, data.sets["val"], stream, data.layout, cfg.bone_order),
+                        predict_scores(model, data.sets["test"], stream, data.layout, cfg.bone_order))
+
+
+def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] | None, val: np.ndarray,
+         val_labels: torch.Tensor, test: np.ndarray, test_labels: torch.Tensor) -> dict[str, Any]:
+    m = metrics.classification_metrics(test, test_labels)
+    return {"model": name, "streams": len(streams), "fusion": fusion,
+            "weights": ", ".join(f"{s}:{weights[s]:g}" for s in streams) if weights else "",
+            "val top-1 (%)": metrics.top_k_accuracy(val, val_labels, 1), "top-1 (%)": m["top1"],
+            "top-5 (%)": m["top5"], "mean class (%)": m["mean_class"]}
+
+
+def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Config) -> tuple[pd.DataFrame, dict]:
+    """One row per single stream and per ensemble of ``cfg.ensembles`` (fixed ``cfg.fusion_weights``
+    and weights searched on the validation split), with test top-1 / top-5 / mean class accuracy (%)
+    and validation top-1 (%). Returns the table and the searched weights per ensemble. Ensembles
+    naming an untrained stream are skipped with a log line."""
+    val_labels, test_labels = data.sets["val"].labels, data.sets["test"].labels
+    val = {s: r.val_scores for s, r in results.items()}
+    test = {s: r.test_scores for s, r in results.items()}
+    rows = [_row(f"{s} ({STREAM_NAMES[s]})", [s], "single", None, val[s], val_labels, test[s], test_labels)
+            for s in results]
+    searched: dict[str, dict[str, float]] = {}
+    for name, members in cfg.ensembles.items():
+        members = list(members)
+        missing = [s for s in members if s not in results]
+        if missing:
+            log.warning("ensemble %s skipped: stream(s) %s not trained", name, ", ".join(missing))
+            continue
+        fixed = {s: float(cfg.fusion_weights.get(s, 1.0)) for s in members}
+        rows.append(_row(name, members, "fixed", fixed, ensembles.fuse(val, fixed, members), val_labels,
+                         ensembles.fuse(test, fixed, members), test_labels))
+        searched[name] = ensembles.search_weights(val, val_labels.numpy(), members, cfg.weight_grid)
+        rows.append(_row(name, members, "val-searched", searched[name], ensembles.fuse(val, searched[name], members),
+                         val_labels, ensembles.fuse(test, searched[name], members), test_labels))
+    return pd.DataFrame(rows), searched
+
+
+def largest_ensemble_scores(results: dict[str, StreamResult], cfg: Config) -> tuple[str, np.ndarray]:
+    """Name and fixed-weight fused test scores of the ensemble with the most streams (or the single
+    stream when no ensemble applies)."""
+    usable = {n: list(m) for n, m in cfg.ensembles.items() if all(s in results for s in m)}
+    if not usable:
+        stream = next(iter(results))
+        return stream, results[stream].test_scores
+    name = max(usable, key=lambda n: len(usable[n]))
+    fixed = {s: float(cfg.fusion_weights.get(s, 1.0)) for s in usable[name]}
+    return name, ensembles.fuse({s: r.test_scores for s, r in results.items()}, fixed, usable[name])
+
+
+def history_frame(results: dict[str, StreamResult]) -> pd.DataFrame:
+    """One row per epoch: ``epoch`` and ``<stream> <column>`` for every history column of every stream
+    (train_loss, val_loss, val_top1 (%), lr, ...), for :func:`workbench.viz.curves.learning_curves`."""
+    frames = [pd.DataFrame(r.history).drop(columns=["stream"]).set_index("epoch").add_prefix(f"{s} ")
+              for s, r in results.items() if r.history]
+    if not frames:
+        return pd.DataFrame({"epoch": []})
+    return pd.concat(frames, axis=1).reset_index()
+
+
+def viewer_clips(data: SkeletonData, role: str = "test", max_clips: int = 4) -> tuple[list[np.ndarray], list[str]]:
+    """The first clip of up to ``max_clips`` classes of a split, (M, T, V, C) with y pointing up
+    (2D image rows are negated), and their titles."""
+    clips = data.sets[role]
+    shown, titles, seen = [], [], set()
+    flip = np.array([1.0, -1.0] if data.channels == 2 else [1.0, 1.0, 1.0], dtype=np.float32)
+    for i, label in enumerate(clips.labels.tolist()):
+        if label in seen or len(shown) >= max_clips:
+            continue
+        seen.add(label)
+        shown.append(clips.clips[0, i].numpy() * flip)
+        titles.append(f"{data.class_names[label]} ({clips.names[i]})")
+    return shown, titles
+
+
+def output_dir(cfg: Config) -> Path:
+    """``cfg.output_dir`` or a new ``outputs/skeleton_ensembles/<time>_<model>``."""
+    return run_folder(STUDY, cfg.model, cfg.output_dir)
+
+
+def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[str, StreamResult],
+                 table: pd.DataFrame, searched: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """Write ``metrics.json`` (every table row, searched weights, training time per stream),
+    ``history.csv`` (all streams, a ``stream`` column), ``config.yaml``, ``checkpoint.pt`` (every
+    stream's weights with the model and study configuration) and ``scores.npz`` (softmax scores
+    ``val_<stream>``, ``test_<stream>`` and the labels ``val_labels``, ``test_labels``)."""
+    history = [row for r in results.values() for row in r.history]
+    summary: dict[str, Any] = {
+        "study": STUDY, "model": cfg.model, "dataset": cfg.dataset, "source": data.source,
+        "layout": data.layout.name, "classes": data.class_names, "device": str(resolve_device(cfg.device)),
+        "clips": {role: len(s.names) for role, s in data.sets.items()}, "scores": "softmax probabilities",
+        "rows": table.to_dict(orient="records"), "searched_weights": searched,
+        "train_time_s": {s: float(sum(row["epoch_time_s"] for row in r.history)) for s, r in results.items()},
+        "parameters_per_stream": parameter_counts(next(iter(results.values())).model)["total"] if results else 0,
+    }
+    save_atomic({"format": CHECKPOINT_FORMAT, "models": {s: r.model.state_dict() for s, r in results.items()},
+                 "model_config": next(iter(results.values())).model.config_dict() if results else {},
+                 "study_config": asdict(cfg), "class_names": data.class_names}, folder / "checkpoint.pt")
+    arrays = {f"{role}_{s}": getattr(r, f"{role}_scores") for s, r in results.items() for role in ("val", "test")}
+    np.savez_compressed(folder / "scores.npz", val_labels=data.sets["val"].labels.numpy(),
+                        test_labels=data.sets["test"].labels.numpy(), **arrays)
+    write_json(folder / "metrics.json", summary)
+    write_history_csv(folder / "history.csv", history)
+    write_yaml(folder / "config.yaml", {"study": STUDY, **asdict(cfg)})
+    return summary
+
+
+def load_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.nn.Module]]:
+    """The study configuration and every stream's model of a run's ``checkpoint.pt``."""
+    state = load_torch_file(path)
+    if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+        raise CheckpointError(path, f"not a skeleton_ensembles checkpoint (format {CHECKPOINT_FORMAT} expected)")
+    names = {f.name for f in fields(Config)}
+    cfg = Config(**{k: v for k, v in state["study_config"].items() if k in names})
+    options = dict(state["model_config"])
+    models = {}
+    for stream, weights in state["models"].items():
+        model = build_model(STUDY, cfg.model, **options)
+        models[stream] = load_state_dict_checked(model, weights, path)
+    return cfg, models

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.keypoints25 import COCO17_TO_25, PoseSequence, annotated_mask, scatter
+from workbench.data.skipping import load_skipping
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -100,11 +101,5 @@ def segment_files(folder: str | Path) -> list[Path]:
 def load_segments(paths: Iterable[str | Path]) -> tuple[list[PoseSequence], list[tuple[str, str]]]:
     """Load many segment files, skipping bad ones: returns (sequences, skipped (file, problem) pairs);
     every skip is logged."""
-    sequences, skipped = [], []
-    for path in paths:
-        try:
-            sequences.extend(load_segment(path))
-        except DataFormatError as exc:
-            log.warning("skipping %s", exc)
-            skipped.append((exc.path, exc.problem))
-    return sequences, skipped
+    per_file, skipped = load_skipping(paths, load_segment)
+    return [sequence for sequences in per_file for sequence in sequences], skipped

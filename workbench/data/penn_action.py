@@ -8,7 +8,6 @@ integers), ``visibility`` (nframes x 13, 0/1), ``bbox`` (nframes x 4, x1 y1 x2 y
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
+from workbench.data.skipping import load_skipping
 from workbench.errors import DataFormatError
-
-log = logging.getLogger(__name__)
 
 JOINTS: tuple[str, ...] = (
     "head", "L-shoulder", "R-shoulder", "L-elbow", "R-elbow", "L-wrist", "R-wrist",
@@ -129,11 +127,4 @@ def label_files(folder: str | Path) -> list[Path]:
 def load_videos(paths: Iterable[str | Path]) -> tuple[list[PennVideo], list[tuple[str, str]]]:
     """Load many label files, skipping bad ones: returns (videos, skipped) where ``skipped``
     lists (file, problem) pairs; each skip is logged and the count reported by the caller."""
-    videos, skipped = [], []
-    for path in paths:
-        try:
-            videos.append(load_video(path))
-        except DataFormatError as exc:
-            log.warning("skipping %s", exc)
-            skipped.append((exc.path, exc.problem))
-    return videos, skipped
+    return load_skipping(paths, load_video)

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_checks import error_outputs
 
 from workbench.cli import main
 
@@ -41,9 +41,7 @@ def test_report_is_self_contained_with_a_scrubbable_animation(finished_run: Path
     assert not re.search(r"<script[^>]+src=\"https?://", html), "a script is loaded from the network"
     assert html.count("plotly.js v") == 1  # the library is inlined once
     assert "Plotly.addFrames" in html and '"sliders"' in html
-    notebook = nbformat.read(finished_run / "decoupled_3dpw.ipynb", as_version=4)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not error_outputs(finished_run / "decoupled_3dpw.ipynb")
 
 
 def test_failed_cell_keeps_the_notebook_and_exits_non_zero(outputs: Path, capsys: pytest.CaptureFixture) -> None:
@@ -54,5 +52,4 @@ def test_failed_cell_keeps_the_notebook_and_exits_non_zero(outputs: Path, capsys
     (failed,) = (outputs / "decoupled_3dpw").iterdir()
     assert failed.name.endswith("_derpof_failed")
     assert json.loads((failed / "status.json").read_text())["status"] == "failed"
-    notebook = nbformat.read(failed / "decoupled_3dpw.ipynb", as_version=4)
-    assert any(o.output_type == "error" for c in notebook.cells if c.cell_type == "code" for o in c.outputs)
+    assert error_outputs(failed / "decoupled_3dpw.ipynb")

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_checks import error_outputs
 
 from workbench.cli import main
 
@@ -39,9 +39,7 @@ def test_report_is_self_contained_and_uses_the_real_clips(finished_run: Path, sh
     html = (finished_run / "hand_forecasting.html").read_text()
     assert not re.search(r"<script[^>]+src=\"https?://", html) and html.count("plotly.js v") == 1
     assert "Plotly.addFrames" in html and '"sliders"' in html
-    notebook = nbformat.read(finished_run / "hand_forecasting.ipynb", as_version=4)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not error_outputs(finished_run / "hand_forecasting.ipynb")
     real = json.loads((finished_run / "metrics.json").read_text())["real_clips"]
     assert {r["model"] for r in real} >= {"bilstm (published weights)", "bigru (published weights)", "zero_velocity"}
     assert all(r["clips"] == 4 for r in real)

@@ -6,8 +6,8 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import pytest
+from notebook_checks import error_outputs
 
 from workbench.cli import main
 from workbench.studies import pretrain
@@ -44,9 +44,7 @@ def test_report_is_self_contained_with_tables_and_a_heatmap_slider(finished_run:
     assert html.count("plotly.js v") == 1 and '"sliders"' in html and "Plotly.addFrames" in html
     for text in ("Mean threshold distance (px)", "PCK@0.2 (%)", "3dconv total (%)", "experiment 1"):
         assert text in html
-    notebook = nbformat.read(finished_run / "pretrain.ipynb", as_version=4)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not error_outputs(finished_run / "pretrain.ipynb")
 
 
 def test_bad_data_folder_fails_with_the_file_named(outputs: Path, capsys: pytest.CaptureFixture) -> None:

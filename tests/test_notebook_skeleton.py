@@ -7,9 +7,9 @@ import json
 import re
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
+from notebook_checks import error_outputs
 
 from workbench.cli import main
 
@@ -46,9 +46,7 @@ def test_report_is_self_contained_without_errors(finished_run: Path) -> None:
     html = (finished_run / "skeleton_ensembles.html").read_text()
     assert not re.search(r"<script[^>]+src=\"https?://", html)
     assert html.count("plotly.js v") == 1 and "Confusion matrix" in html
-    notebook = nbformat.read(finished_run / "skeleton_ensembles.ipynb", as_version=4)
-    errors = [o for c in notebook.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
-    assert not errors
+    assert not error_outputs(finished_run / "skeleton_ensembles.ipynb")
 
 
 def test_evaluate_reproduces_the_notebook_scores(finished_run: Path, capsys: pytest.CaptureFixture) -> None:

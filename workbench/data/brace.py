@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from workbench.data.keypoints25 import COCO17_TO_25, PoseSequence, annotated_mask, scatter
-from workbench.data.skipping import load_skipping
+from workbench.data.many_files import find_files, load_skipping
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -91,11 +91,7 @@ def load_segment(path: str | Path) -> list[PoseSequence]:
 
 def segment_files(folder: str | Path) -> list[Path]:
     """Every ``*.json`` under ``folder`` (recursively), sorted; raises if there is none."""
-    folder = Path(folder)
-    files = sorted(folder.rglob("*.json"))
-    if not files:
-        raise DataFormatError(folder, "no BRACE segment .json files found")
-    return files
+    return find_files(folder, "*.json", "BRACE segment .json files", recursive=True)
 
 
 def load_segments(paths: Iterable[str | Path]) -> tuple[list[PoseSequence], list[tuple[str, str]]]:

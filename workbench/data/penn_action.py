@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import scipy.io
 
-from workbench.data.skipping import load_skipping
+from workbench.data.many_files import find_files, load_skipping
 from workbench.errors import DataFormatError
 
 JOINTS: tuple[str, ...] = (
@@ -117,11 +117,7 @@ def load_video(path: str | Path) -> PennVideo:
 
 def label_files(folder: str | Path) -> list[Path]:
     """The ``*.mat`` files of a labels folder, sorted; raises if there are none."""
-    folder = Path(folder)
-    files = sorted(folder.glob("*.mat"))
-    if not files:
-        raise DataFormatError(folder, "no Penn Action .mat label files found")
-    return files
+    return find_files(folder, "*.mat", "Penn Action .mat label files")
 
 
 def load_videos(paths: Iterable[str | Path]) -> tuple[list[PennVideo], list[tuple[str, str]]]:

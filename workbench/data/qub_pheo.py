@@ -31,6 +31,7 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from workbench.data.many_files import find_files, load_skipping
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -165,10 +166,7 @@ def clip_list(folder: str | Path, list_file: str | Path | None = None) -> list[t
     if not folder.is_dir():
         raise DataFormatError(folder, "clip folder not found")
     if not list_file:
-        files = sorted(folder.glob("*.h5"))
-        if not files:
-            raise DataFormatError(folder, "no .h5 clip files found")
-        return [(f, None) for f in files]
+        return [(f, None) for f in find_files(folder, "*.h5", ".h5 clip files")]
     list_file = Path(list_file)
     if not list_file.is_file():
         raise DataFormatError(list_file, "clip list not found")
@@ -191,14 +189,7 @@ def clip_list(folder: str | Path, list_file: str | Path | None = None) -> list[t
 def load_clips(entries: Iterable[tuple[str | Path, int | None]]) -> tuple[list[HandClip], list[tuple[str, str]]]:
     """Read many clips, skipping bad files: returns (clips, skipped) with ``skipped`` the
     (file, problem) pairs; each skip is logged, the caller reports the count."""
-    clips, skipped = [], []
-    for path, participant in entries:
-        try:
-            clips.append(read_clip(path, participant))
-        except DataFormatError as exc:
-            log.warning("skipping %s", exc)
-            skipped.append((exc.path, exc.problem))
-    return clips, skipped
+    return load_skipping(entries, lambda entry: read_clip(*entry))
 
 
 def split_by_participant(clips: Sequence[HandClip], ranges: dict[str, Sequence[int]] | None = None

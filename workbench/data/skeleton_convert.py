@@ -15,29 +15,16 @@ import argparse
 import logging
 import re
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from workbench.data import kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl
-from workbench.errors import DataFormatError, WorkbenchError
+from workbench.data.many_files import find_files, load_skipping
+from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)
 
 NTU_XSUB_TRAIN = (1, 2, 4, 5, 8, 9, 13, 14, 15, 16, 17, 18, 19, 25, 27, 28, 31, 34, 35, 38)
 NTU_XVIEW_TRAIN = (2, 3)
-
-
-def _records(files: list[Path], read: Callable[[Path], dict]) -> tuple[list[dict], int]:
-    records, skipped = [], 0
-    for path in files:
-        try:
-            records.append(read(path))
-        except DataFormatError as exc:
-            log.warning("skipping %s", exc)
-            skipped += 1
-    if skipped:
-        log.warning("skipped %d of %d files", skipped, len(files))
-    return records, skipped
 
 
 def ntu_splits(names: list[str]) -> dict[str, list[str]]:
@@ -61,10 +48,10 @@ def convert(kind: str, source: str | Path, split: str = "train") -> dict:
         return penn_skeleton.penn_dataset(source)
     pattern, read = {"ntu": ("*.skeleton", ntu_skeleton.skeleton_record),
                      "kinetics": ("*.json", kinetics_skeleton.json_record)}[kind]
-    files = sorted(source.glob(pattern))
-    if not files:
-        raise DataFormatError(source, f"no {pattern} files found")
-    records, _ = _records(files, read)
+    files = find_files(source, pattern, f"{pattern} files")
+    records, skipped = load_skipping(files, read)
+    if skipped:
+        log.warning("skipped %d of %d files", len(skipped), len(files))
     names = [r["frame_dir"] for r in records]
     return pyskl.make_dataset(records, ntu_splits(names) if kind == "ntu" else {split: names})
 

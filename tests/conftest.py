@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from bad_input_counter import pytest_terminal_summary  # noqa: F401  (prints the bad-input case count)
 
 from workbench.settings import shared_data_dir
 
@@ -24,3 +26,27 @@ def outputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "outputs"
     monkeypatch.setenv("WORKBENCH_OUTPUTS", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def ci_run(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
+    """``ci_run(study)``: the folder of ``workbench run <study> --preset ci --quiet``, run once per test session
+    into a private outputs folder and shared by the notebook and browser tests; a failed run fails every caller."""
+    from workbench.cli import main
+
+    folders: dict[str, Path | None] = {}
+
+    def run(study: str) -> Path:
+        if study not in folders:
+            outputs = tmp_path_factory.mktemp(study) / "outputs"
+            with pytest.MonkeyPatch.context() as mp:
+                mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
+                code = main(["run", study, "--preset", "ci", "--quiet"])
+            done = [p for p in (outputs / study).iterdir() if not p.name.startswith(".")] if code == 0 else []
+            folders[study] = done[0] if len(done) == 1 else None
+        folder = folders[study]
+        if folder is None:
+            pytest.fail(f"workbench run {study} --preset ci did not end in one complete run folder")
+        return folder
+
+    return run

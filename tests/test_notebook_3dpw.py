@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,15 +14,11 @@ from workbench.cli import main
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outputs = tmp_path_factory.mktemp("run") / "outputs"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
-        assert main(["run", "decoupled_3dpw", "--preset", "ci", "--quiet"]) == 0
-    runs = [p for p in (outputs / "decoupled_3dpw").iterdir() if not p.name.startswith(".")]
-    assert len(runs) == 1 and runs[0].name.endswith("_derpof")
-    assert not [p for p in (outputs / "decoupled_3dpw").iterdir() if p.name.startswith(".")]
-    return runs[0]
+def finished_run(ci_run: Callable[[str], Path]) -> Path:
+    run = ci_run("decoupled_3dpw")
+    assert run.name.endswith("_derpof")
+    assert not [p for p in run.parent.iterdir() if p.name.startswith(".")]
+    return run
 
 
 def test_run_folder_holds_every_output(finished_run: Path) -> None:

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from notebook_checks import error_outputs
 
-from workbench.cli import main
-
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outputs = tmp_path_factory.mktemp("run") / "outputs"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
-        assert main(["run", "hand_forecasting", "--preset", "ci", "--quiet"]) == 0
-    runs = [p for p in (outputs / "hand_forecasting").iterdir() if not p.name.startswith(".")]
-    assert len(runs) == 1 and runs[0].name.endswith("_bilstm")
-    return runs[0]
+def finished_run(ci_run: Callable[[str], Path]) -> Path:
+    run = ci_run("hand_forecasting")
+    assert run.name.endswith("_bilstm")
+    return run
 
 
 def test_run_folder_holds_every_output(finished_run: Path) -> None:

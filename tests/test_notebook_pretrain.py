@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -14,14 +15,10 @@ from workbench.studies import pretrain
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory, shared: Path) -> Path:
-    outputs = tmp_path_factory.mktemp("run") / "outputs"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
-        assert main(["run", "pretrain", "--preset", "ci", "--quiet"]) == 0
-    runs = [p for p in (outputs / "pretrain").iterdir() if not p.name.startswith(".")]
-    assert len(runs) == 1 and runs[0].name.endswith("_3dconv")
-    return runs[0]
+def finished_run(ci_run: Callable[[str], Path], shared: Path) -> Path:
+    run = ci_run("pretrain")
+    assert run.name.endswith("_3dconv")
+    return run
 
 
 def test_run_folder_holds_every_output(finished_run: Path) -> None:

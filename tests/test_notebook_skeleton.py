@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +16,8 @@ from workbench.cli import main
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    outputs = tmp_path_factory.mktemp("run") / "outputs"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("WORKBENCH_OUTPUTS", str(outputs))
-        assert main(["run", "skeleton_ensembles", "--preset", "ci", "--quiet"]) == 0
-    (run,) = [p for p in (outputs / "skeleton_ensembles").iterdir() if not p.name.startswith(".")]
+def finished_run(ci_run: Callable[[str], Path]) -> Path:
+    run = ci_run("skeleton_ensembles")
     assert run.name.endswith("_stgcn")
     return run
 

@@ -159,11 +159,12 @@ def test_generated_clips_read_back_and_gaze_leads_the_hands(tmp_path: Path) -> N
     for _ in range(8):
         clip = synthetic_hands.simulate_clip(rng, 300)
         wrists = np.stack([clip["left_landmarks"][:, 0, :2], clip["right_landmarks"][:, 0, :2]], axis=1)
-        active = np.argmax(np.linalg.norm(wrists - synthetic_hands.REST, axis=-1), axis=1)
         gaze = clip["norm_gaze"]
-        moving = np.linalg.norm(wrists[10:] - wrists[:-10], axis=-1).max(axis=1) > 0.05
-        t = np.flatnonzero(moving & gaze[:-10].any(axis=1) & wrists[:-10].any(axis=(1, 2)))
-        hand = active[t + 10]
+        step = np.linalg.norm(wrists[10:] - wrists[:-10], axis=-1)  # (F - 10, 2) per hand, image units
+        moving = step.max(axis=1) > 0.05
+        seen = wrists.any(axis=(1, 2))
+        t = np.flatnonzero(moving & gaze[:-10].any(axis=1) & seen[:-10] & seen[10:])
+        hand = np.argmax(step, axis=1)[t]  # the hand that moves most over the next 10 frames
         ahead.append(np.linalg.norm(gaze[t] - wrists[t + 10, hand], axis=-1).mean())
         now.append(np.linalg.norm(gaze[t] - wrists[t, hand], axis=-1).mean())
     assert np.mean(ahead) < 0.8 * np.mean(now)

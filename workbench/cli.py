@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from workbench.errors import WorkbenchError
+from workbench.errors import RunInterrupted, WorkbenchError
 from workbench.studies import decoupled_3dpw_cli, hand_forecasting_cli, pretrain_cli, skeleton_ensembles_cli
 
 STUDY_COMMANDS = [decoupled_3dpw_cli.register, hand_forecasting_cli.register, pretrain_cli.register,
@@ -44,14 +44,41 @@ def _collect_params(args: argparse.Namespace, study: str) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from workbench.runner import STUDIES, run_study
+    from workbench.engine.distributed import world
+    from workbench.runner import STUDIES, find_resumable, launch_distributed, run_study
 
+    if args.resume is not None and args.study == "all":
+        raise WorkbenchError("--resume continues one run: name its study, not 'all'")
+    if args.nproc > 1:
+        resume = None
+        if args.resume is not None:
+            resume = find_resumable(args.study, None if args.resume == "latest" else args.resume).resolve()
+        return launch_distributed(args.nproc, _worker_args(args, resume))
     studies = list(STUDIES) if args.study == "all" else [args.study]
     for study in studies:
         params = _collect_params(args, study)
-        folder = run_study(study, params, progress=not args.quiet)
-        print(f"{study}: complete -> {folder}")
+        folder = run_study(study, params, progress=not args.quiet, resume=args.resume)
+        if world().is_main:
+            print(f"{study}: complete -> {folder}")
     return 0
+
+
+def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
+    """The ``workbench run`` arguments each torchrun process gets (files made absolute)."""
+    from pathlib import Path
+
+    out = [args.study]
+    if args.preset:
+        out += ["--preset", args.preset]
+    for path in args.param_file or []:
+        out += ["-f", str(Path(path).resolve())]
+    for name, value in args.param or []:
+        out += ["-p", name, value]
+    if args.quiet:
+        out.append("--quiet")
+    if resume is not None:
+        out += ["--resume", str(resume)]
+    return out
 
 
 def cmd_params(args: argparse.Namespace) -> int:
@@ -83,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("study", help="a study (see notebooks/), or 'all'")
     run.add_argument("--preset", choices=["ci", "quick", "full"], help="parameters/<study>/<preset>.yaml")
     run.add_argument("--quiet", action="store_true", help="no cell progress bar")
+    run.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
+                     help="continue an interrupted or killed run (default: the latest of the study; or a run folder)")
+    run.add_argument("--nproc", type=int, default=1, metavar="N",
+                     help="train with N processes under torchrun (DistributedDataParallel; gloo on CPU, nccl on GPU)")
     _add_params(run)
     run.set_defaults(func=cmd_run)
     evaluate = sub.add_parser("evaluate", help="evaluate a model of a study; prints metrics (or JSON)")
@@ -96,13 +127,34 @@ def build_parser() -> argparse.ArgumentParser:
     _add_params(pa)
     pa.add_argument("--json", action="store_true")
     pa.set_defaults(func=cmd_params)
+    lb = sub.add_parser("leaderboard", help="one table per study of every completed run in outputs/")
+    lb.add_argument("--outputs", metavar="DIR", help="folder to scan (default: outputs/ or $WORKBENCH_OUTPUTS)")
+    lb.add_argument("--study", help="only this study")
+    lb.add_argument("--csv", metavar="DIR", help="write <DIR>/<study>.csv per study")
+    lb.add_argument("--html", metavar="PATH", help="write one self-contained HTML page with sortable tables")
+    lb.add_argument("--json", action="store_true", help="print the tables and skipped folders as JSON")
+    lb.set_defaults(func=cmd_leaderboard)
     return parser
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from workbench.leaderboard import scan
+
+    board = scan(args.outputs, args.study)
+    written = [*(board.to_csv(args.csv) if args.csv else []), *([board.to_html(args.html)] if args.html else [])]
+    for path in written:
+        print(f"wrote {path}", file=sys.stderr)
+    print(json.dumps(board.to_json(), indent=2) if args.json else board.to_text())
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except RunInterrupted as exc:
+        print(f"workbench: stopped: {exc}", file=sys.stderr)
+        return 130
     except WorkbenchError as exc:
         print(f"workbench: error: {exc}", file=sys.stderr)
         return 2

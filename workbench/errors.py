@@ -39,3 +39,18 @@ class ConfigError(WorkbenchError):
 
 class RunFailedError(WorkbenchError):
     """A notebook run failed; the executed notebook shows the failing cell."""
+
+
+class TrainingInterrupted(WorkbenchError):
+    """Training stopped on request (Ctrl-C, Jupyter's interrupt, or a stop file) after saving its
+    state to ``checkpoint``; running again with ``resume=True`` continues from there."""
+
+    def __init__(self, checkpoint: str | Path | None, where: str) -> None:
+        self.checkpoint = str(checkpoint) if checkpoint else None
+        saved = f"state saved to {self.checkpoint}; run again with resume=True to continue" if checkpoint else (
+            "no checkpoint_path was set, so nothing was saved")
+        super().__init__(f"training stopped on request {where}; {saved}")
+
+
+class RunInterrupted(WorkbenchError):
+    """A ``workbench run`` was stopped on request; its folder is kept for ``--resume``."""

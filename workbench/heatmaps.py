@@ -20,7 +20,11 @@ keypoints and no per-map filter call.
 
 from __future__ import annotations
 
+import math
+
 import torch
+
+from workbench.errors import ConfigError
 
 HEATMAP_SIZE = 56
 SIGMA_IN_CHOICES: tuple[float, ...] = (1.0, 1.5, 2.0, 2.5, 3.0)
@@ -34,7 +38,7 @@ def _response(position: torch.Tensor, sigma: torch.Tensor, size: int) -> torch.T
     radius = (TRUNCATE * sigma + 0.5).floor()
     max_radius = int(radius.max().item()) if radius.numel() else 0
     if max_radius >= size:
-        raise ValueError(f"sigma {float(sigma.max()):.3g} px is too wide for a {size}-px heatmap")
+        raise ConfigError(f"sigma {float(sigma.max()):.3g} px is too wide for a {size}-px heatmap")
     taps = torch.arange(-max_radius, max_radius + 1, device=position.device, dtype=sigma.dtype)
     norm = (torch.exp(-taps**2 / (2 * sigma[..., None] ** 2)) * (taps.abs() <= radius[..., None])).sum(-1)
     grid = torch.arange(size, device=position.device, dtype=sigma.dtype)
@@ -65,16 +69,27 @@ def render(
     ``scipy.ndimage.gaussian_filter`` on a delta image (see the module docstring).
     Keypoints with ``visible`` False, or non-finite coordinates, give all-zero maps.
     Output dtype float32 (float64 if ``keypoints`` is float64), on ``keypoints.device``.
+    Raises :class:`~workbench.errors.ConfigError` for mismatched shapes, a non-bool ``visible``,
+    ``size`` < 1, a non-finite ``peak``, or a ``sigma`` that is not positive and finite or is so
+    wide that its 4-sigma radius reaches ``size``.
     """
-    if keypoints.shape[-1] != 2 or visible.shape != keypoints.shape[:-1]:
-        raise ValueError(f"keypoints (..., K, 2) and visible (..., K) expected, got {tuple(keypoints.shape)} "
-                         f"and {tuple(visible.shape)}")
+    if keypoints.ndim < 1 or keypoints.shape[-1] != 2 or visible.shape != keypoints.shape[:-1]:
+        raise ConfigError(f"keypoints (..., K, 2) and visible (..., K) expected, got {tuple(keypoints.shape)} "
+                          f"and {tuple(visible.shape)}")
+    if visible.dtype != torch.bool:
+        raise ConfigError(f"visible must be a bool tensor, got {visible.dtype}")
+    if size < 1 or not math.isfinite(peak):
+        raise ConfigError(f"size must be >= 1 and peak finite, got {size} and {peak}")
     dtype = keypoints.dtype if keypoints.dtype == torch.float64 else torch.float32
     finite = torch.isfinite(keypoints).all(-1)
     coords = torch.where(finite[..., None], keypoints.to(dtype), 0.0).round().clamp(0, size - 1)
-    sig = torch.as_tensor(sigma, dtype=dtype, device=keypoints.device).expand(visible.shape)
-    if (sig <= 0).any():
-        raise ValueError("sigma must be positive")
+    try:
+        sig = torch.as_tensor(sigma, dtype=dtype, device=keypoints.device).expand(visible.shape)
+    except RuntimeError:
+        raise ConfigError(f"sigma of shape {tuple(torch.as_tensor(sigma).shape)} does not broadcast to the keypoints' "
+                          f"{tuple(visible.shape)}") from None
+    if not bool(((sig > 0) & torch.isfinite(sig)).all()):
+        raise ConfigError("sigma must be positive and finite")
     # Rounded positions take only `size` values and sigma only a few: compute g(i; p) once per
     # (distinct sigma, p) and gather rows from that table instead of evaluating exp per map.
     sigmas, which = torch.unique(sig, return_inverse=True)
@@ -111,12 +126,21 @@ def simulate_detector(
     Each keypoint is shifted by independent Gaussian noise of std ``3 * shift_scalar`` px per
     coordinate (drawn from ``generator``, or torch's global generator when None, on the
     keypoints' device), clipped to [0, size - 1], then rendered with blur ``sigma_in`` (float,
-    or a tensor broadcastable to (..., K)); invisible keypoints give all-zero maps.
+    or a tensor broadcastable to (..., K)); invisible or non-finite keypoints give all-zero maps.
+    Raises :class:`~workbench.errors.ConfigError` for a negative or non-finite ``shift_scalar`` and
+    for the bad arguments :func:`render` refuses.
     """
     std = SHIFT_STD_PER_SCALAR * float(shift_scalar)
-    noise = torch.randn(keypoints.shape, generator=generator, device=keypoints.device, dtype=keypoints.dtype)
-    shifted = (keypoints + std * noise).clamp(0, size - 1)
-    return render(shifted, visible, size=size, sigma=sigma_in, peak=peak)
+    if not (math.isfinite(std) and std >= 0):
+        raise ConfigError(f"shift_scalar must be a finite number >= 0, got {shift_scalar}")
+    if visible.shape != keypoints.shape[:-1] or visible.dtype != torch.bool:
+        raise ConfigError(f"visible must be a bool tensor of shape {tuple(keypoints.shape[:-1])}, got {visible.dtype} "
+                          f"{tuple(visible.shape)}")
+    dtype = keypoints.dtype if keypoints.dtype == torch.float64 else torch.float32
+    noise = torch.randn(keypoints.shape, generator=generator, device=keypoints.device, dtype=dtype)
+    shifted = (keypoints.to(dtype) + std * noise).clamp(0, size - 1)
+    # a non-finite keypoint stays missing: the clamp would otherwise move it onto the border
+    return render(shifted, visible & torch.isfinite(keypoints).all(-1), size=size, sigma=sigma_in, peak=peak)
 
 
 def argmax_coords(heatmaps: torch.Tensor) -> torch.Tensor:

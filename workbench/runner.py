@@ -1,26 +1,44 @@
 """Executing a study notebook with papermill into a run folder.
 
-The notebook runs in a hidden staging folder; its output files are passed
-there through the ``output_dir`` parameter. On success the HTML report is
-written and the folder is renamed to ``outputs/<study>/<time>_<model>``; on a
-failed cell the executed notebook (showing the error) and its report are
-kept in ``outputs/<study>/<time>_<model>_failed`` and :class:`RunFailedError`
-is raised.
+The notebook runs in a hidden staging folder ``outputs/<study>/.<time>_<model>.*.partial``;
+its output files are passed there through the ``output_dir`` parameter, and its
+``status.json`` says ``running`` (with the parameters, the process id and the start
+time). On success the HTML report is written, the status becomes ``complete`` and the
+folder is renamed to ``outputs/<study>/<time>_<model>``; on a failed cell the executed
+notebook (showing the error) and its report are kept in ``..._failed`` and
+:class:`RunFailedError` is raised.
+
+Crash safety: a run stopped with Ctrl-C (the training saves its state at the next
+batch; a second Ctrl-C aborts at once) keeps its staging folder with status
+``interrupted``; a killed run keeps it with status ``running`` and a dead process.
+``run_study(..., resume=...)`` runs such a folder again with ``resume=True``: the
+notebook starts over, and training continues from the saved checkpoint.
+
+Under ``torchrun`` every process runs the notebook; only rank 0 writes the run folder
+and the report, the other ranks work in a scratch folder that is removed at the end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from workbench.errors import ConfigError, RunFailedError
+from workbench.engine.distributed import world
+from workbench.engine.stopping import STOP_FILE_ENV
+from workbench.errors import ConfigError, RunFailedError, RunInterrupted
 from workbench.models.registry import DEFAULT_MODEL, STUDY_MODELS
 from workbench.report import notebook_to_html
-from workbench.runs import run_name, set_status, staging_dir, study_dir
+from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir
 from workbench.settings import notebooks_dir, parameters_dir
 
 STUDIES = tuple(STUDY_MODELS)
@@ -29,6 +47,9 @@ STUDIES = tuple(STUDY_MODELS)
 
 def notebook_path(study: str) -> Path:
     """``notebooks/<study>.ipynb``, checked to exist."""
+    if study not in STUDIES:
+        hint = "; the leaderboard is `workbench leaderboard`" if study == "leaderboard" else ""
+        raise ConfigError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}{hint}")
     path = notebooks_dir() / f"{study}.ipynb"
     if not path.is_file():
         raise ConfigError(f"no notebook for study {study!r} ({path}); studies: {', '.join(STUDIES)}")
@@ -54,37 +75,198 @@ def preset_path(study: str, preset: str) -> Path:
     return parameters_dir() / study / f"{preset}.yaml"
 
 
-def run_study(study: str, parameters: dict[str, Any], progress: bool = True) -> Path:
-    """Execute the study notebook with ``parameters``; return the finished run folder."""
-    import papermill
-    from papermill.exceptions import PapermillExecutionError
+def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
+              resume: str | Path | None = None) -> Path:
+    """Execute the study notebook with ``parameters``; return the finished run folder.
 
+    ``resume``: a run folder kept by an interrupted, killed or failed run, or ``"latest"``
+    (see :func:`find_resumable`); it is run again with its saved parameters, updated by
+    ``parameters``, and ``resume=True``. Raises :class:`RunInterrupted` when stopped on
+    request and :class:`RunFailedError` when a cell fails.
+    """
     source = notebook_path(study)
-    model = str(parameters.get("model") or parameters.get("arch") or DEFAULT_MODEL.get(study, "model"))
-    final = study_dir(study) / run_name(model)
-    stage = staging_dir(final)
+    if world().rank > 0:
+        return _run_secondary(study, source, parameters, resume)
+    if resume is not None:
+        stage, final, parameters, elapsed, first_start = _reopen(study, resume, parameters)
+    else:
+        final = study_dir(study) / run_name(_model_name(study, parameters))
+        stage, elapsed, first_start = staging_dir(final), 0.0, time.time()
+    started = time.time()
     executed = stage / f"{study}.ipynb"
-    set_status(stage, "running", study=study, model=model)
-    os.environ["WORKBENCH_BATCH"] = "1"
+    details = {"study": study, "model": _model_name(study, parameters), "final": final.name,
+               "parameters": parameters, "started": _iso(first_start)}
+    set_status(stage, "running", **details, pid=os.getpid(), elapsed_s=elapsed)
+    stop_file = Path(os.environ.get(STOP_FILE_ENV) or stage / ".stop")
+    stop_file.unlink(missing_ok=True)
     try:
-        papermill.execute_notebook(
-            str(source), str(executed), parameters={**parameters, "output_dir": str(stage)},
-            kernel_name="python3", cwd=str(Path.cwd()), progress_bar=progress,
-        )
+        with _stop_on_sigint(stop_file):
+            _execute(source, executed, {**parameters, "output_dir": str(stage)}, progress)
         notebook_to_html(executed, stage / f"{study}.html")
-    except PapermillExecutionError as exc:
-        failed = _keep_failed(stage, final, executed, f"{exc.ename}: {exc.evalue}")
-        message = f"{exc.ename}: {exc.evalue}\nthe executed notebook with the failing cell is in {failed}"
-        raise RunFailedError(message) from None
+    except _Stopped as exc:
+        set_status(stage, "interrupted", **details, elapsed_s=elapsed + time.time() - started, error=str(exc))
+        raise RunInterrupted(f"{study}: {exc}. The run is kept in {stage}; continue it with: "
+                             f"workbench run {study} --resume {stage.name}") from None
+    except _CellFailed as exc:
+        failed = _keep_failed(stage, final, executed, str(exc))
+        raise RunFailedError(f"{exc}\nthe executed notebook with the failing cell is in {failed}") from None
     except BaseException as exc:
         if executed.is_file():
             _keep_failed(stage, final, executed, f"{type(exc).__name__}: {exc}")
         else:
             shutil.rmtree(stage, ignore_errors=True)
         raise
-    set_status(stage, "complete", study=study, model=model)
+    finally:
+        stop_file.unlink(missing_ok=True)
+    set_status(stage, "complete", **details, wall_time_s=round(elapsed + time.time() - started, 3))
     os.replace(stage, final)
     return final
+
+
+def find_resumable(study: str, run: str | Path | None = None) -> Path:
+    """The run folder to resume: ``run`` (a path, or a folder name under ``outputs/<study>``), or
+    else the most recently started folder of ``study`` whose status is ``interrupted``, or
+    ``running`` with its process gone (killed). Raises :class:`ConfigError` when there is none
+    or the run is complete or still running."""
+    if run is not None:
+        folder = Path(run) if Path(run).is_dir() else study_dir(study) / str(run)
+        if not folder.is_dir():
+            raise ConfigError(f"{run}: no such run folder (looked in {study_dir(study)})")
+        status = read_status(folder)
+        if status.get("status") == "complete":
+            raise ConfigError(f"{folder}: the run is complete; nothing to resume")
+        if status.get("status") == "running" and _alive(status.get("pid")):
+            raise ConfigError(f"{folder}: still running (process {status['pid']})")
+        return folder
+    candidates = []
+    for folder in study_dir(study).glob(".*.partial"):
+        status = read_status(folder)
+        state = status.get("status")
+        if state == "interrupted" or (state == "running" and not _alive(status.get("pid"))):
+            candidates.append((status.get("started", ""), folder.stat().st_mtime, folder))
+    if not candidates:
+        raise ConfigError(f"no interrupted or killed {study} run to resume in {study_dir(study)}; "
+                          f"pass a run folder to --resume to continue a failed run")
+    return max(candidates)[2]
+
+
+def _reopen(study: str, resume: str | Path, overrides: dict[str, Any]
+            ) -> tuple[Path, Path, dict[str, Any], float, float]:
+    """(staging folder, final folder, parameters, elapsed s, first start time) of a run to resume;
+    a ``..._failed`` folder is moved back to a staging name first."""
+    stage = find_resumable(study, None if resume == "latest" else resume)
+    status = read_status(stage)
+    if "parameters" not in status:
+        raise ConfigError(f"{stage}: status.json does not record the run's parameters; cannot resume it")
+    final = study_dir(study) / str(status.get("final") or stage.name.removesuffix("_failed"))
+    if not stage.name.startswith("."):
+        target = staging_dir(final)
+        target.rmdir()
+        os.replace(stage, target)
+        stage = target
+    parameters = {**status["parameters"], **overrides, "resume": True}
+    first = status.get("started")
+    first_start = time.mktime(time.strptime(first, "%Y-%m-%dT%H:%M:%S")) if first else time.time()
+    return stage, final, parameters, float(status.get("elapsed_s", 0.0)), first_start
+
+
+def _run_secondary(study: str, source: Path, parameters: dict[str, Any], resume: str | Path | None) -> Path:
+    """Rank > 0 under torchrun: run the notebook in a scratch folder (seeded with the checkpoints of
+    the run being resumed) so that training joins the process group; write nothing in outputs."""
+    scratch = Path(tempfile.mkdtemp(prefix=f"workbench-{study}-rank{world().rank}-"))
+    try:
+        if resume is not None:
+            resumed = Path(resume)
+            if not resumed.is_dir():
+                raise ConfigError(f"{resume}: rank {world().rank} needs the resumed run folder as a path")
+            parameters = {**read_status(resumed).get("parameters", {}), **parameters, "resume": True}
+            for checkpoint in resumed.glob("*.pt"):
+                shutil.copy2(checkpoint, scratch / checkpoint.name)
+        with _stop_on_sigint(Path(os.environ.get(STOP_FILE_ENV) or scratch / ".stop")):
+            _execute(source, scratch / f"{study}.ipynb",
+                     {**parameters, "output_dir": str(scratch), "progress": False}, False)
+    except _Stopped as exc:
+        raise RunInterrupted(f"{study} (rank {world().rank}): {exc}") from None
+    except _CellFailed as exc:
+        raise RunFailedError(f"{study} (rank {world().rank}): {exc}") from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return scratch
+
+
+class _Stopped(Exception):
+    """The notebook stopped on request (training interrupted, or KeyboardInterrupt)."""
+
+
+class _CellFailed(Exception):
+    """A notebook cell raised an error."""
+
+
+def _execute(source: Path, executed: Path, parameters: dict[str, Any], progress: bool) -> None:
+    """papermill, with cell errors turned into :class:`_Stopped` or :class:`_CellFailed`."""
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    os.environ["WORKBENCH_BATCH"] = "1"
+    try:
+        papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
+                                   cwd=str(Path.cwd()), progress_bar=progress)
+    except PapermillExecutionError as exc:
+        message = f"{exc.ename}: {exc.evalue}"
+        if exc.ename in ("TrainingInterrupted", "KeyboardInterrupt"):
+            raise _Stopped(message) from None
+        raise _CellFailed(message) from None
+    except KeyboardInterrupt:
+        raise _Stopped("aborted by a second Ctrl-C; training resumes from its last complete epoch") from None
+
+
+@contextmanager
+def _stop_on_sigint(stop_file: Path) -> Iterator[None]:
+    """While active, the first Ctrl-C creates ``stop_file`` (the kernel, which Jupyter starts in its
+    own session, sees it through ``WORKBENCH_STOP_FILE`` and saves its training state at the next
+    batch); the second raises ``KeyboardInterrupt`` at once."""
+    inherited = os.environ.get(STOP_FILE_ENV)
+    os.environ[STOP_FILE_ENV] = str(stop_file)
+    presses = 0
+
+    def handle(signum: int, frame: object) -> None:
+        nonlocal presses
+        presses += 1
+        if presses > 1:
+            raise KeyboardInterrupt
+        stop_file.parent.mkdir(parents=True, exist_ok=True)
+        stop_file.touch()
+        print("\nstopping: training saves its state at the next batch (Ctrl-C again to abort now)",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if inherited is None:
+            os.environ.pop(STOP_FILE_ENV, None)
+        else:
+            os.environ[STOP_FILE_ENV] = inherited
+
+
+def _model_name(study: str, parameters: dict[str, Any]) -> str:
+    return str(parameters.get("model") or parameters.get("arch") or DEFAULT_MODEL.get(study, "model"))
+
+
+def _alive(pid: Any) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _iso(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
 
 
 def _keep_failed(stage: Path, final: Path, executed: Path, message: str) -> Path:
@@ -94,7 +276,34 @@ def _keep_failed(stage: Path, final: Path, executed: Path, message: str) -> Path
         notebook_to_html(executed, executed.with_suffix(".html"))
     except Exception as exc:  # the notebook itself is the record of the failure
         message += f" (HTML report not written: {exc})"
-    set_status(stage, "failed", error=message)
+    status = read_status(stage)
+    status.pop("status", None)
+    status.pop("time", None)
+    set_status(stage, "failed", **{**status, "error": message})
     failed = final.with_name(final.name + "_failed")
     os.replace(stage, failed)
     return failed
+
+
+def launch_distributed(nproc: int, run_args: list[str]) -> int:
+    """Run ``workbench run <run_args>`` in ``nproc`` processes under ``torchrun --standalone`` on this
+    machine (gloo on CPU, nccl on GPUs); returns torchrun's exit status. Ctrl-C asks every process
+    to save its state and stop (a second one terminates them)."""
+    import subprocess
+
+    if nproc < 2:
+        raise ConfigError(f"--nproc must be at least 2 for a distributed run, got {nproc}")
+    stop_file = Path(tempfile.gettempdir()) / f"workbench-stop-{os.getpid()}"
+    stop_file.unlink(missing_ok=True)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+               "-m", "workbench.cli", "run", *run_args]
+    env = {**os.environ, STOP_FILE_ENV: str(stop_file)}
+    process = subprocess.Popen(command, env=env, start_new_session=True)
+    try:
+        with _stop_on_sigint(stop_file):
+            return process.wait()
+    except KeyboardInterrupt:
+        os.killpg(process.pid, signal.SIGTERM)
+        return process.wait()
+    finally:
+        stop_file.unlink(missing_ok=True)

@@ -21,6 +21,9 @@ import yaml
 
 from workbench.settings import outputs_dir
 
+SHARED_FILE_MODE = 0o644
+"""Run files are readable by everyone (``mkstemp`` would leave them owner-only)."""
+
 
 def write_text_atomic(path: str | Path, text: str) -> Path:
     """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
@@ -28,6 +31,7 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, SHARED_FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
         os.replace(tmp, path)
@@ -37,9 +41,9 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     return path
 
 
-def write_json(path: str | Path, payload: Any) -> Path:
+def write_json(path: str | Path, payload: Any, sort_keys: bool = True) -> Path:
     """Atomically write ``payload`` as indented JSON."""
-    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return write_text_atomic(path, json.dumps(payload, indent=2, sort_keys=sort_keys) + "\n")
 
 
 def write_yaml(path: str | Path, payload: Any) -> Path:
@@ -88,7 +92,17 @@ def staging_dir(final: Path) -> Path:
     return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
 
 
+def read_status(run_dir: Path) -> dict[str, Any]:
+    """The run's ``status.json`` as a dict (empty when missing or unreadable)."""
+    try:
+        status = json.loads((Path(run_dir) / "status.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return status if isinstance(status, dict) else {}
+
+
 def set_status(run_dir: Path, status: str, **details: Any) -> None:
-    """Write ``status.json`` = {"status": running|failed|complete, ...details}."""
+    """Write ``status.json`` = {"status": running|interrupted|failed|complete, "time": now, ...details}
+    (keys in the given order: a resumed run must see its parameters, e.g. per-split sizes, as given)."""
     now = datetime.now().isoformat(timespec="seconds")
-    write_json(run_dir / "status.json", {"status": status, "time": now, **details})
+    write_json(run_dir / "status.json", {"status": status, "time": now, **details}, sort_keys=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,6 +22,7 @@ import numpy as np
 
 from workbench.data.keypoints25 import COCO17_TO_25, PoseSequence, annotated_mask, scatter
 from workbench.data.many_files import find_files, load_skipping
+from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -36,14 +38,18 @@ def _frame_number(path: Path, key: str) -> int:
     return int(match.group(1))
 
 
+def _null_as_nan(value: object) -> object:
+    """JSON ``null`` (Python None) -> NaN, in nested lists: a null coordinate is a missing keypoint."""
+    if isinstance(value, list):
+        return [_null_as_nan(v) for v in value]
+    return math.nan if value is None else value
+
+
 def _frame_keypoints(path: Path, key: str, entry: object) -> np.ndarray:
     """(17, 3) float64 x, y, score of one frame entry, validated."""
     if not isinstance(entry, dict) or "keypoints" not in entry:
         raise DataFormatError(path, f"frame {key!r} has no 'keypoints' field")
-    try:
-        values = np.asarray(entry["keypoints"], dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataFormatError(path, f"frame {key!r}: 'keypoints' is not a numeric array") from None
+    values = numbers(_null_as_nan(entry["keypoints"]), path, f"frame {key!r}: 'keypoints'", finite=False)
     if values.size == COCO_KEYPOINTS * 3:
         values = values.reshape(COCO_KEYPOINTS, 3)
     if values.shape != (COCO_KEYPOINTS, 3):
@@ -56,8 +62,9 @@ def load_segment(path: str | Path) -> list[PoseSequence]:
     """The pose sequences of one segment file: one per run of consecutive frame numbers.
 
     Raises :class:`DataFormatError` naming the file when it is unreadable, not a JSON
-    object of frames, or a frame lacks 17 x 3 keypoints; non-finite coordinates make
-    the keypoint invisible (counted in a log line), never a crash.
+    object of frames, a frame lacks 17 x 3 keypoints, or they are not numbers (text,
+    true/false) or beyond +-1e6 px; null or non-finite coordinates make the keypoint
+    invisible (counted in a log line), never a crash.
     """
     path = Path(path)
     if not path.is_file():

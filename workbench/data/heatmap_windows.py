@@ -50,7 +50,9 @@ class WindowSet:
 def crop_frames(keypoints: np.ndarray, visible: np.ndarray, size: int = 56, margin: float = 0.1
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Keypoints (T, K, 2) px and visibility (T, K) -> heatmap coordinates (T, K, 2) (0 where not
-    visible), visibility (T, K) (False also for non-finite coordinates) and usable frames (T,)."""
+    visible), visibility (T, K) (False also for non-finite coordinates) and usable frames (T,). Computed in
+    float64, so that the boxes of float32 keypoints far apart cannot overflow."""
+    keypoints = np.asarray(keypoints, dtype=np.float64)
     visible = visible & np.isfinite(keypoints).all(-1)
     count = visible.sum(-1)
     lo = np.where(visible[..., None], keypoints, np.inf).min(axis=1)

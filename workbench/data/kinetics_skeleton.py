@@ -13,15 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError
 
 JOINTS = 18
+MAX_FRAMES = 100_000
+"""Largest accepted ``frame_index`` (55 minutes at 30 fps; Kinetics clips have about 300 frames)."""
 
 
 def json_record(path: str | Path, max_persons: int = 2, label: int | None = None) -> dict:
     """A PYSKL record (keypoint (max_persons, T, 18, 2), keypoint_score (max_persons, T, 18),
     ``img_shape`` (1, 1) since coordinates are normalised) of one Kinetics-Skeleton JSON file.
-    ``label`` defaults to the file's ``label_index``."""
+    ``label`` defaults to the file's ``label_index``. Raises :class:`DataFormatError` naming the file
+    for malformed JSON, a missing, repeated or implausible (> 100,000) ``frame_index``, people that are
+    not objects, poses and scores that are not 36 and 18 numbers, NaN/inf or values beyond +-1e6."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
@@ -32,20 +37,30 @@ def json_record(path: str | Path, max_persons: int = 2, label: int | None = None
     if not isinstance(content, dict) or not isinstance(content.get("data"), list):
         raise DataFormatError(path, "expected an object with a 'data' list of frames")
     label = content.get("label_index") if label is None else label
-    if not isinstance(label, int):
-        raise DataFormatError(path, "no integer 'label_index' and no label given")
+    if not isinstance(label, int) or isinstance(label, bool) or label < 0:
+        raise DataFormatError(path, f"no whole-number 'label_index' >= 0 and no label given (found {label!r})")
     frames = content["data"]
     indices = [_frame_index(path, i, f) for i, f in enumerate(frames)]
     total = max(indices, default=0)
     if total == 0:
         raise DataFormatError(path, "no frames")
+    if len(set(indices)) != len(indices):
+        seen: set[int] = set()
+        repeated = next(t for t in indices if t in seen or seen.add(t))
+        raise DataFormatError(path, f"frame_index {repeated} appears more than once")
     keypoint = np.zeros((max_persons, total, JOINTS, 2), dtype=np.float32)
     score = np.zeros((max_persons, total, JOINTS), dtype=np.float32)
     for i, (frame, t) in enumerate(zip(frames, indices, strict=True)):
         people = []
-        for j, person in enumerate(frame.get("skeleton", [])):
-            pose = np.asarray(person.get("pose", []), dtype=np.float64).ravel()
-            conf = np.asarray(person.get("score", []), dtype=np.float64).ravel()
+        skeleton = frame.get("skeleton", [])
+        if not isinstance(skeleton, list):
+            raise DataFormatError(path, f"data[{i}].skeleton must be a list of people, found {type(skeleton).__name__}")
+        for j, person in enumerate(skeleton):
+            if not isinstance(person, dict):
+                raise DataFormatError(path, f"data[{i}].skeleton[{j}] must be an object with pose and score, found "
+                                            f"{type(person).__name__}")
+            pose = numbers(person.get("pose", []), path, f"data[{i}].skeleton[{j}].pose", finite=False).ravel()
+            conf = numbers(person.get("score", []), path, f"data[{i}].skeleton[{j}].score", finite=False).ravel()
             if pose.size != 2 * JOINTS or conf.size != JOINTS:
                 raise DataFormatError(path, f"data[{i}].skeleton[{j}]: pose needs {2 * JOINTS} and score {JOINTS} "
                                             f"values, found {pose.size} and {conf.size}")
@@ -60,6 +75,9 @@ def json_record(path: str | Path, max_persons: int = 2, label: int | None = None
 
 
 def _frame_index(path: Path, i: int, frame: object) -> int:
-    if not isinstance(frame, dict) or not isinstance(frame.get("frame_index"), int) or frame["frame_index"] < 1:
+    index = frame.get("frame_index") if isinstance(frame, dict) else None
+    if not isinstance(index, int) or isinstance(index, bool) or index < 1:
         raise DataFormatError(path, f"data[{i}] needs a positive integer 'frame_index'")
-    return int(frame["frame_index"])
+    if index > MAX_FRAMES:
+        raise DataFormatError(path, f"data[{i}]: frame_index {index} is beyond {MAX_FRAMES} frames")
+    return index

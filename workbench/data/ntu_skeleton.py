@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.number_checks import MAX_ABS, numbers
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -69,17 +70,30 @@ class _Lines:
             raise DataFormatError(self.path, f"line {number}: {what} holds a non-number: {got!r}") from None
         if not np.isfinite(values).all():
             raise DataFormatError(self.path, f"line {number}: {what} holds NaN/inf")
+        if np.abs(values).max() > MAX_ABS:
+            raise DataFormatError(self.path, f"line {number}: {what} holds values beyond +-{MAX_ABS:g}")
         return values
+
+    def rest(self) -> int | None:
+        """The 1-based number of the next non-empty line, or None at the end of the file."""
+        ahead = next((i for i in range(self.pos, len(self.lines)) if self.lines[i].strip()), None)
+        return None if ahead is None else ahead + 1
 
 
 def read_skeleton(path: str | Path, max_bodies: int = 2) -> np.ndarray:
     """The joints of a ``.skeleton`` file: float32 (max_bodies, T, 25, 3), metres, zero where a body
-    is absent. Raises :class:`DataFormatError` naming the file and line for corrupt content."""
+    is absent. Raises :class:`DataFormatError` naming the file and line for corrupt content: a frame
+    count that is 0 or disagrees with the frames that follow, a body without 25 joints, a joint line
+    without 12 numbers, NaN/inf or values beyond +-1e6, or no body in any frame."""
     path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
     lines = _Lines(path)
     frames = lines.integer("the frame count")
+    if frames == 0:
+        raise DataFormatError(path, "line 1: the file holds 0 frames")
+    if frames > len(lines.lines):
+        raise DataFormatError(path, f"line 1: frame count {frames}, but the file has only {len(lines.lines)} lines")
     bodies: dict[str, np.ndarray] = {}
     empty = 0
     for t in range(frames):
@@ -95,6 +109,12 @@ def read_skeleton(path: str | Path, max_bodies: int = 2) -> np.ndarray:
                 raise DataFormatError(path, f"line {joint_number}: body has {joints} joints, expected {JOINTS}")
             xyz = np.stack([lines.numbers(VALUES_PER_JOINT, "a joint line")[:3] for _ in range(JOINTS)])
             bodies.setdefault(info[0], np.zeros((frames, JOINTS, 3)))[t] = xyz
+    extra = lines.rest()
+    if extra is not None:
+        raise DataFormatError(path, f"line {extra}: data after the last of the {frames} frames the first line "
+                                    "announces")
+    if empty == frames:
+        raise DataFormatError(path, f"no body in any of its {frames} frames")
     if empty:
         log.warning("%s: %d of %d frames have no body (left as zeros)", path, empty, frames)
     return _keep_most_active(list(bodies.values()), frames, max_bodies)
@@ -143,7 +163,7 @@ def write_skeleton(path: str | Path, bodies: np.ndarray) -> Path:
 def array_record(array: np.ndarray, frame_dir: str, label: int, source: str | Path = "array") -> dict:
     """A PYSKL record from an NTU array (C=3, T, V=25, M) as distributed by ST-GCN-style pipelines;
     trailing all-zero (padding) frames are dropped."""
-    array = np.asarray(array, dtype=np.float32)
+    array = numbers(array, source, "array", finite=False).astype(np.float32)
     if array.ndim != 4 or array.shape[0] != 3 or array.shape[2] != JOINTS:
         raise DataFormatError(source, f"array has shape {array.shape}, expected (3, T, {JOINTS}, M)")
     if not np.isfinite(array).all():
@@ -163,6 +183,6 @@ def load_array(path: str | Path, label: int = 0) -> dict:
         raise DataFormatError(path, "file not found")
     try:
         array = np.load(path, allow_pickle=False)
-    except ValueError as exc:
+    except (ValueError, EOFError, OSError) as exc:
         raise DataFormatError(path, f"not a NumPy array file ({exc})") from None
     return array_record(array, path.stem, label, path)

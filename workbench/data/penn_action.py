@@ -16,6 +16,7 @@ import numpy as np
 import scipy.io
 
 from workbench.data.many_files import find_files, load_skipping
+from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError
 
 JOINTS: tuple[str, ...] = (
@@ -63,12 +64,20 @@ def _scalar(path: Path, mat: dict, key: str) -> object:
     return value[0]
 
 
+def _whole_number(path: Path, mat: dict, key: str) -> int:
+    value = numbers(_scalar(path, mat, key), path, f"field '{key}'")
+    if not float(value).is_integer():
+        raise DataFormatError(path, f"field '{key}' should be a whole number, is {float(value):g}")
+    return int(value)
+
+
 def load_video(path: str | Path) -> PennVideo:
     """Read and validate one label file.
 
     Raises :class:`DataFormatError` naming the file for an unreadable file, a missing field,
-    joint counts other than 13, frame counts that disagree with ``nframes``, non-finite
-    coordinates or an unknown action.
+    a field that is not numbers (text, cells) where numbers belong, joint counts other than 13,
+    frame counts that disagree with ``nframes``, non-finite coordinates or ones beyond +-1e6 px,
+    or an unknown action.
     """
     path = Path(path)
     if not path.is_file():
@@ -80,10 +89,10 @@ def load_video(path: str | Path) -> PennVideo:
     missing = [k for k in REQUIRED if k not in mat]
     if missing:
         raise DataFormatError(path, f"missing field(s) {', '.join(missing)}")
-    x = np.asarray(mat["x"], dtype=np.float64)
-    y = np.asarray(mat["y"], dtype=np.float64)
-    vis = np.asarray(mat["visibility"])
-    frames = int(_scalar(path, mat, "nframes"))
+    x = numbers(mat["x"], path, "field 'x'", finite=False)
+    y = numbers(mat["y"], path, "field 'y'", finite=False)
+    vis = numbers(mat["visibility"], path, "field 'visibility'")
+    frames = _whole_number(path, mat, "nframes")
     for key, arr in (("x", x), ("y", y), ("visibility", vis)):
         if arr.ndim != 2 or arr.shape[1] != len(JOINTS):
             raise DataFormatError(path, f"field '{key}' has shape {arr.shape}, expected (nframes, {len(JOINTS)})")
@@ -96,12 +105,12 @@ def load_video(path: str | Path) -> PennVideo:
         raise DataFormatError(path, f"unknown action {action!r}")
     bbox = None
     if "bbox" in mat:
-        raw = np.asarray(mat["bbox"], dtype=np.float32)
+        raw = numbers(mat["bbox"], path, "field 'bbox'").astype(np.float32)
         if raw.ndim == 2 and raw.shape[1] == 4:
             bbox = raw
     dims = None
     if "dimensions" in mat and np.asarray(mat["dimensions"]).size == 3:
-        dims = tuple(int(v) for v in np.asarray(mat["dimensions"]).ravel())
+        dims = tuple(int(v) for v in numbers(mat["dimensions"], path, "field 'dimensions'").ravel())
     return PennVideo(
         video_id=path.stem,
         keypoints=np.stack([x, y], axis=-1).astype(np.float32),
@@ -109,7 +118,7 @@ def load_video(path: str | Path) -> PennVideo:
         bbox=bbox,
         action=action,
         label=ACTIONS.index(action),
-        train=int(_scalar(path, mat, "train")) == 1,
+        train=_whole_number(path, mat, "train") == 1,
         dimensions=dims,
         path=str(path),
     )

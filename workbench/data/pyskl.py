@@ -11,6 +11,7 @@ NumPy arrays and plain Python containers, never arbitrary objects.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import pickle
 import tempfile
@@ -20,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError
 
 log = logging.getLogger(__name__)
@@ -47,15 +49,16 @@ def _read_pickle(path: Path) -> Any:
     try:
         with path.open("rb") as handle:
             return _RestrictedUnpickler(handle).load()
-    except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, TypeError, ImportError) as exc:
+    except Exception as exc:  # corrupt pickles raise nearly any type (IndexError, KeyError, MemoryError, ...)
         raise DataFormatError(path, f"not a PYSKL skeleton pickle ({type(exc).__name__}: {exc})") from None
 
 
 def validate_record(record: Any, source: str | Path, index: int, num_classes: int | None = None) -> dict:
     """Check one annotation record and return it normalised (float32 arrays, int label,
     ``total_frames`` and ``img_shape`` filled in). Raises :class:`DataFormatError` naming the file,
-    the record index and its ``frame_dir`` for missing keys, wrong shapes, NaN/inf or a label out of
-    ``[0, num_classes)``."""
+    the record index and its ``frame_dir`` for missing keys, arrays that are not numbers, wrong shapes,
+    NaN/inf or values beyond +-1e6, a label that is not a whole number in ``[0, num_classes)``, a
+    ``total_frames`` other than the keypoint's frame count or an ``img_shape`` that is not two whole numbers."""
     where = f"record {index}"
     if not isinstance(record, dict):
         raise DataFormatError(source, f"{where} is a {type(record).__name__}, not a dict")
@@ -63,7 +66,7 @@ def validate_record(record: Any, source: str | Path, index: int, num_classes: in
     if missing:
         raise DataFormatError(source, f"{where} is missing key(s) {', '.join(missing)}")
     where = f"record {index} ({record['frame_dir']})"
-    keypoint = np.asarray(record["keypoint"], dtype=np.float32)
+    keypoint = numbers(record["keypoint"], source, f"{where}: keypoint", finite=False).astype(np.float32)
     if keypoint.ndim != 4 or min(keypoint.shape) < 1 or keypoint.shape[-1] not in (2, 3):
         raise DataFormatError(source, f"{where}: keypoint has shape {keypoint.shape}, expected (M, T, V, 2 or 3)")
     if not np.isfinite(keypoint).all():
@@ -71,24 +74,40 @@ def validate_record(record: Any, source: str | Path, index: int, num_classes: in
     out = dict(record)
     out["keypoint"] = keypoint
     if "keypoint_score" in record and record["keypoint_score"] is not None:
-        score = np.asarray(record["keypoint_score"], dtype=np.float32)
+        score = numbers(record["keypoint_score"], source, f"{where}: keypoint_score", finite=False).astype(np.float32)
         if score.shape != keypoint.shape[:3]:
             raise DataFormatError(source, f"{where}: keypoint_score has shape {score.shape}, "
                                           f"expected {keypoint.shape[:3]}")
         if not np.isfinite(score).all():
             raise DataFormatError(source, f"{where}: keypoint_score holds NaN/inf")
         out["keypoint_score"] = score
-    try:
-        label = int(record["label"])
-    except (TypeError, ValueError):
-        raise DataFormatError(source, f"{where}: label {record['label']!r} is not an integer") from None
+    label = _whole_number(record["label"])
+    if label is None:
+        raise DataFormatError(source, f"{where}: label {record['label']!r} is not an integer")
     if label < 0 or (num_classes is not None and label >= num_classes):
         raise DataFormatError(source, f"{where}: label {label} out of range [0, {num_classes})")
     out["label"] = label
     out["frame_dir"] = str(record["frame_dir"])
-    out["total_frames"] = int(record.get("total_frames", keypoint.shape[1]))
-    out["img_shape"] = tuple(int(v) for v in record.get("img_shape", (0, 0)))
+    total = _whole_number(record.get("total_frames", keypoint.shape[1]))
+    if total != keypoint.shape[1]:
+        raise DataFormatError(source, f"{where}: total_frames {record['total_frames']!r} is not the keypoint's "
+                                      f"{keypoint.shape[1]} frames")
+    out["total_frames"] = total
+    shape = record.get("img_shape", (0, 0))
+    sizes = [_whole_number(v) for v in shape] if isinstance(shape, tuple | list) else []
+    if len(sizes) != 2 or None in sizes or min(sizes) < 0:
+        raise DataFormatError(source, f"{where}: img_shape {shape!r} is not (height, width) in whole pixels")
+    out["img_shape"] = tuple(sizes)
     return out
+
+
+def _whole_number(value: Any) -> int | None:
+    """``value`` as an int when it is an integer (Python or NumPy, or a float without fraction), else None."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, int | float | np.integer | np.floating):
+        return None
+    if isinstance(value, int | np.integer):
+        return int(value)
+    return int(value) if math.isfinite(value) and float(value).is_integer() else None
 
 
 def validate_dataset(data: Any, source: str | Path, num_classes: int | None = None) -> dict:
@@ -98,14 +117,23 @@ def validate_dataset(data: Any, source: str | Path, num_classes: int | None = No
     elif isinstance(data, list):
         data = {"split": {}, "annotations": data}
     if not isinstance(data, dict) or "annotations" not in data:
-        keys = sorted(data) if isinstance(data, dict) else type(data).__name__
+        keys = sorted(map(str, data)) if isinstance(data, dict) else type(data).__name__
         raise DataFormatError(source, f"missing key 'annotations' (found {keys})")
+    if not isinstance(data["annotations"], list):
+        found = type(data["annotations"]).__name__
+        raise DataFormatError(source, f"'annotations' must be a list of records, found {found}")
     records = [validate_record(r, source, i, num_classes) for i, r in enumerate(data["annotations"])]
-    names = {r["frame_dir"] for r in records}
+    names: set[str] = set()
+    for record in records:
+        if record["frame_dir"] in names:
+            raise DataFormatError(source, f"frame_dir {record['frame_dir']!r} names more than one record")
+        names.add(record["frame_dir"])
     split = data.get("split") or {}
     if not isinstance(split, dict):
         raise DataFormatError(source, "'split' must map split names to lists of frame_dir")
     for name, members in split.items():
+        if not isinstance(members, list | tuple) or not all(isinstance(m, str) for m in members):
+            raise DataFormatError(source, f"split {name!r} must be a list of frame_dir names (text)")
         unknown = [m for m in members if m not in names]
         if unknown:
             raise DataFormatError(source, f"split {name!r} names {len(unknown)} unknown frame_dir, e.g. {unknown[0]!r}")

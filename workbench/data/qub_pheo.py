@@ -32,7 +32,8 @@ import h5py
 import numpy as np
 
 from workbench.data.many_files import find_files, load_skipping
-from workbench.errors import DataFormatError
+from workbench.data.number_checks import MAX_ABS, numbers
+from workbench.errors import ConfigError, DataFormatError
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +91,20 @@ def _dataset(path: Path, handle: h5py.File, key: str, tail: tuple[int, ...], fra
                               if tail else f"{key!r} has shape {node.shape}, expected (F,)")
     if frames is not None and node.shape[0] != frames:
         raise DataFormatError(path, f"{key!r} has {node.shape[0]} frames but left_landmarks has {frames}")
+    if node.dtype.kind not in "iuf":
+        raise DataFormatError(path, f"{key!r} does not hold numbers (dtype {node.dtype})")
     try:
-        values = np.asarray(node[()], dtype=np.float32)
-    except (TypeError, ValueError):
-        raise DataFormatError(path, f"{key!r} does not hold numbers (dtype {node.dtype})") from None
+        raw = node[()]
+    except OSError as exc:
+        raise DataFormatError(path, f"{key!r} is unreadable ({str(exc).splitlines()[0]})") from None
+    values = numbers(raw, path, repr(key), finite=False, limit=None if key == "timestamps" else MAX_ABS)
     if not np.isfinite(values).all():
         bad = int((~np.isfinite(values)).reshape(values.shape[0], -1).any(-1).sum()) if values.ndim > 1 else int(
             (~np.isfinite(values)).sum())
         raise DataFormatError(path, f"{key!r} holds NaN or infinite values in {bad} frame(s)")
-    return values
+    if not np.isfinite(values.astype(np.float32)).all():
+        raise DataFormatError(path, f"{key!r} holds values too large for float32")
+    return values.astype(np.float32)
 
 
 def read_clip(path: str | Path, participant: int | None = None) -> HandClip:
@@ -106,7 +112,8 @@ def read_clip(path: str | Path, participant: int | None = None) -> HandClip:
 
     Raises :class:`DataFormatError` naming the file when it is missing or not HDF5, lacks a
     landmark dataset, a dataset has the wrong shape or a different frame count than
-    ``left_landmarks``, holds NaN/inf, or no hand is detected in any frame (all-zero clip).
+    ``left_landmarks``, does not hold numbers, holds NaN/inf or (except ``timestamps``) values
+    beyond +-1e6, or no hand is detected in any frame (all-zero clip).
     ``participant`` defaults to the id in the file name (``p<NN>-...``), else 0.
     """
     path = Path(path)
@@ -280,7 +287,7 @@ def clip_features(clip: HandClip, modalities: Sequence[str] = (), masked: bool =
             shifted = np.concatenate([raw[..., :2] - centre[:, None], raw[..., 2:]], axis=-1) / SCALE
             columns.append(np.where(np.any(raw != 0, axis=-1, keepdims=True), shifted, 0).reshape(len(raw), -1))
         else:
-            raise ValueError(f"unknown modality {modality!r}; use gaze, boxes or surrogate")
+            raise ConfigError(f"unknown modality {modality!r}; use gaze, boxes or surrogate")
     mask = visible if masked else np.ones_like(visible)
     return np.concatenate(columns, axis=1).astype(np.float32), mask
 
@@ -312,7 +319,7 @@ def make_windows(clips: Sequence[HandClip], obs_len: int, pred_len: int, stride:
     """Cut every clip into windows; returns (windows, names of clips shorter than one window,
     skipped and logged)."""
     if obs_len < 2 or pred_len < 1 or stride < 1:
-        raise ValueError(f"need obs_len >= 2, pred_len >= 1, stride >= 1; got {obs_len}, {pred_len}, {stride}")
+        raise ConfigError(f"need obs_len >= 2, pred_len >= 1, stride >= 1; got {obs_len}, {pred_len}, {stride}")
     parts: list[tuple[np.ndarray, np.ndarray]] = []
     names, starts, short = [], [], []
     for clip in clips:
@@ -355,5 +362,5 @@ def modality_width(modality: str) -> int:
     """Number of input features a modality adds."""
     widths = {"gaze": GAZE_FEATURES, "boxes": BOX_FEATURES, "surrogate": SURROGATE_FEATURES}
     if modality not in widths:
-        raise ValueError(f"unknown modality {modality!r}; use gaze, boxes or surrogate")
+        raise ConfigError(f"unknown modality {modality!r}; use gaze, boxes or surrogate")
     return widths[modality]

@@ -2,18 +2,24 @@
 
 Each takes an optional ``torch.Generator``; without one the global torch generator is used, whose
 state the training engine saves in its checkpoints (so a resumed run draws the same augmentations).
-Labels are soft (N, K): rows of class probabilities, each summing to one.
+Labels are soft (N, K): rows of class probabilities, each summing to one. A probability outside
+[0, 1] (or NaN) and a negative or non-finite mixup ``alpha`` raise :class:`ConfigError`.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
 
 from workbench.data.skeleton_layouts import Layout
+from workbench.errors import ConfigError
 
 
 def _chosen(n: int, prob: float, gen: torch.Generator | None) -> torch.Tensor:
+    if not 0.0 <= prob <= 1.0:
+        raise ConfigError(f"an augmentation probability must lie in [0, 1], got {prob}")
     return torch.rand(n, generator=gen) < prob
 
 
@@ -46,6 +52,8 @@ def mixup(x: torch.Tensor, y: torch.Tensor, alpha: float, prob: float,
     """Blend clip i with clip ``perm[i]`` (a random permutation of the batch) for a ``prob``
     fraction of clips: ``x' = lam x + (1 - lam) x[perm]``, ``y' = lam y + (1 - lam) y[perm]``,
     ``lam ~ Beta(alpha, alpha)`` per clip (lam = 1 for clips not chosen)."""
+    if not (math.isfinite(alpha) and alpha >= 0):
+        raise ConfigError(f"mixup alpha must be a finite number >= 0, got {alpha}")
     n = x.shape[0]
     perm = torch.randperm(n, generator=gen)
     seed = int(torch.randint(2**31 - 1, (1,), generator=gen))

@@ -25,6 +25,8 @@ def sample_indices(total: int, length: int, clip: int = 0, num_clips: int = 1) -
     is taken (frames repeat when ``total < length``)."""
     if total < 1 or length < 1:
         raise ConfigError(f"cannot sample {length} frames from {total}")
+    if not 0 <= clip < num_clips:
+        raise ConfigError(f"clip {clip} is not one of {num_clips} clips")
     position = (np.arange(length) + (clip + 0.5) / num_clips) * total / length
     return np.minimum(position.astype(np.int64), total - 1)
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.number_checks import numbers
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.errors import DataFormatError
 
@@ -95,10 +96,7 @@ def _as_pose_array(path: Path, raw: object, frames: int) -> np.ndarray:
     people = {len(scene) for scene in raw}
     if len(people) != 1:
         raise DataFormatError(path, f"scenes have different numbers of people: {sorted(people)}")
-    try:
-        array = np.asarray(raw, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise DataFormatError(path, "coordinates must be numbers") from None
+    array = numbers(raw, path, "coordinates", finite=False)
     bad = ~np.isfinite(array)
     if bad.any():
         s, p, f, c = (int(i) for i in np.argwhere(bad)[0])
@@ -114,8 +112,9 @@ def load_split(data_dir: str | Path, split: str) -> SomofSplit:
     """Load one split of a SoMoF-layout folder, validating every file.
 
     Raises :class:`DataFormatError` naming the file for a missing input file,
-    malformed JSON, a wrong shape, non-finite coordinates or an output file
-    that does not match its input file.
+    malformed JSON, a wrong shape, coordinates that are not numbers, non-finite or beyond
+    +-1e6 m, image paths that are not 16 texts per scene, or an output file that does not
+    match its input file.
     """
     if split not in SPLITS:
         raise DataFormatError(data_dir, f"unknown split {split!r}; expected one of {', '.join(SPLITS)}")
@@ -137,7 +136,10 @@ def load_split(data_dir: str | Path, split: str) -> SomofSplit:
         raw = _read_json(frames_path)
         if not isinstance(raw, list) or len(raw) != inputs.shape[0]:
             raise DataFormatError(frames_path, f"expected a list of {inputs.shape[0]} scenes of image paths")
-        frames = [[str(x) for x in scene] for scene in raw]
+        for s, scene in enumerate(raw):
+            if not isinstance(scene, list) or len(scene) != OBS_FRAMES or not all(isinstance(x, str) for x in scene):
+                raise DataFormatError(frames_path, f"scene {s}: expected a list of {OBS_FRAMES} image paths (text)")
+        frames = [list(scene) for scene in raw]
     return SomofSplit(split, inputs, outputs, frames, str(Path(data_dir)))
 
 

@@ -1,26 +1,36 @@
 """The embedded default data of the hand-forecasting study: procedural two-hand clips in the
 QUB-PHEO HDF5 layout (:mod:`workbench.data.qub_pheo`), seen by an overhead camera.
 
-A scene is a table (image coordinates, x right, y down, 0..1) with a tray and 4-7 objects; the
-person sits at the bottom of the image with the hands resting near (0.35, 0.8) and (0.65, 0.8).
-Objects are moved to the tray one after the other, always the object outside the tray that is
-nearest to it, by the hand on its side of the tray:
+A dyadic assembly task, as in QUB-PHEO: the subject sits at the bottom of the image (x right, y
+down, 0..1) with the hands resting near (0.35, 0.8) and (0.65, 0.8); the assembly (object box slot
+0) stands at the far side of the table (x 0.3-0.7, y 0.15-0.28); a partner across the table, not
+tracked, supplies one piece per task step. A piece (box slot 1-6: its type) slides in from the top
+edge and is set down on the subject's half of the table; 8-29 frames (0.35-1.3 s) after it settles,
+or as soon as that hand is free, the hand on the piece's side of the assembly reaches for it and
 
-* ``transfer``: reach, grasp, carry to the tray, release, return;
-* ``handover``: one hand brings the object to the middle, the other takes it to the tray;
-* ``reach``: reach and touch the object, return without moving it.
+* ``transfer`` (60%): grasps it, carries it to the assembly, releases it and returns to rest;
+* ``handover`` (25%): brings it to the middle, where the other hand takes it to the assembly;
+* ``reach`` (15%): touches it and returns; the partner takes the piece back (a wrong piece).
+
+The partner sets the next piece down 0-29 frames after the current one is grasped (0-9 frames
+after a rejected piece has been taken back), so a waiting piece's box announces the next reach
+target 16-42 frames or more before the hand moves. A piece's box follows the hand holding it (the
+mean of the thumb, index and middle fingertips) and disappears when the piece is added to the
+assembly, whose box then grows; a rejected piece's box slides back out to the top edge. Unused
+box slots are zero.
 
 Wrist paths follow minimum-jerk profiles (x(s) = 10 s^3 - 15 s^4 + 6 s^5); the hand opens while
 reaching and closes to grasp. The gaze leads the hands: it jumps to the end point of each
-movement 5-14 frames (0.2-0.6 s) before the movement starts. Object boxes mark the objects
-(a carried object's box moves with the hand), so gaze and boxes both carry information about
-where the hands go next. Detections drop out now and then (a hand stored as zeros for 2-15
-frames; in 5% of clips one hand is lost for 40-120 frames); landmarks and gaze get small noise.
+movement 5-14 frames (0.2-0.6 s) before the movement starts. So the boxes tell early where the
+next reach goes (and the assembly where each carry ends), the gaze tells shortly before each
+movement where it goes. Detections drop out now and then (a hand stored as zeros for 2-15
+frames; in 5% of clips one hand is lost for 40-120 frames); landmarks, gaze and boxes get small
+noise.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,9 +38,10 @@ import numpy as np
 from workbench.data.qub_pheo import DEFAULT_SPLIT, FPS, LANDMARKS_PER_HAND, NUM_BOXES, write_clip
 from workbench.settings import outputs_dir
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DEFAULT_SIZES = {"train": 160, "val": 30, "test": 30}
 TASKS = ("transfer", "handover", "reach")
+PIECE_TYPES = 6
 REST = np.array([[0.35, 0.80], [0.65, 0.80]])
 SHOULDERS = np.array([[0.30, 1.15], [0.70, 1.15]])
 HANDOVER_POINT = np.array([0.5, 0.62])
@@ -92,53 +103,75 @@ def hand_landmarks(wrist: np.ndarray, forward: np.ndarray, closure: np.ndarray, 
     return np.concatenate([xy, size * depth[..., None]], axis=-1)
 
 
-def _place_objects(rng: np.random.Generator, count: int, tray: np.ndarray) -> np.ndarray:
-    """``count`` object centres on the table, at least 0.09 apart and away from the tray."""
-    placed: list[np.ndarray] = []
-    while len(placed) < count:
-        p = np.array([rng.uniform(0.12, 0.88), rng.uniform(0.35, 0.68)])
-        if np.linalg.norm(p - tray) > 0.2 and all(np.linalg.norm(p - q) > 0.09 for q in placed):
-            placed.append(p)
-    return np.array(placed)
+@dataclass
+class Piece:
+    """One assembly piece: its box ``slot`` (the piece type), where the partner sets it down
+    (``drop``), when its box enters the image (``arrive``) and stops (``settled``), the hands
+    holding it (hand, grasp frame, release frame), and the frame its box leaves (``gone``): it
+    becomes part of the assembly at the last release, or the partner takes it back from
+    ``take_back`` on."""
+
+    slot: int
+    drop: np.ndarray
+    arrive: int
+    settled: int
+    carriers: list[tuple[int, int, int]] = field(default_factory=list)
+    take_back: int | None = None
+    gone: int = 0
 
 
-def _plan(rng: np.random.Generator, frames: int, objects: np.ndarray, tray: np.ndarray
-          ) -> tuple[list[Move], list[tuple[int, int, int, int]]]:
-    """The movements of both hands, and the carries (object, hand, grasp frame, release frame)."""
+def _drop_point(rng: np.random.Generator, tray: np.ndarray) -> np.ndarray:
+    """Where the partner sets a piece down: on the subject's half of the table, at least 0.2 from
+    the assembly and 0.08 to its left or right (which decides the hand that takes it)."""
+    while True:
+        p = np.array([rng.uniform(0.12, 0.88), rng.uniform(0.38, 0.68)])
+        if np.linalg.norm(p - tray) > 0.2 and abs(p[0] - tray[0]) > 0.08:
+            return p
+
+
+def _plan(rng: np.random.Generator, frames: int, tray: np.ndarray) -> tuple[list[Move], list[Piece]]:
+    """The movements of both hands and the pieces, one piece per task step.
+
+    The partner sets piece k down ``arrive`` .. ``settled`` (8-13 frames of sliding in from the
+    top edge); the subject starts the reach 8-29 frames after it settles, or as soon as the hand
+    on the piece's side is free. The next piece arrives 0-29 frames after the current one is
+    grasped, or 0-9 frames after a rejected piece has been taken back."""
     moves: list[Move] = []
-    carries: list[tuple[int, int, int, int]] = []
+    pieces: list[Piece] = []
     free = [0, 0]
-    moved: set[int] = set()
-    t = int(rng.integers(5, 30))
-    while t < frames:
-        remaining = [k for k in range(len(objects)) if k not in moved]
-        if not remaining:
-            break
-        k = min(remaining, key=lambda i: float(np.linalg.norm(objects[i] - tray)))
-        hand = 0 if objects[k][0] < tray[0] else 1
-        task = rng.choice(TASKS, p=[0.55, 0.25, 0.2])
-        t = max(t, free[hand])
-        obj = tuple(objects[k])
+    arrive = int(rng.integers(-25, 10))
+    while arrive < frames:
+        busy = {p.slot for p in pieces if p.gone > arrive}
+        slot = int(rng.choice([s for s in range(1, PIECE_TYPES + 1) if s not in busy]))
+        drop = _drop_point(rng, tray)
+        piece = Piece(slot, drop, arrive, arrive + int(rng.integers(8, 14)))
+        pieces.append(piece)
+        hand = 0 if drop[0] < tray[0] else 1
+        task = rng.choice(TASKS, p=[0.6, 0.25, 0.15])
+        t = max(piece.settled + int(rng.integers(8, 30)), free[hand])
+        target = tuple(drop)
         reach_end = t + int(rng.integers(14, 26))
-        moves.append(Move(hand, t, reach_end, obj, 0.0))
+        moves.append(Move(hand, t, reach_end, target, 0.0))
         grasp = reach_end + int(rng.integers(4, 9))
-        slot = tuple(tray + rng.uniform(-0.03, 0.03, 2))
+        slot_point = tuple(tray + rng.uniform(-0.03, 0.03, 2))
         if task == "reach":
-            moves.append(Move(hand, grasp, grasp + 3, obj, 0.5))
+            moves.append(Move(hand, grasp, grasp + 3, target, 0.5))
             back = grasp + 3 + int(rng.integers(2, 6))
             free[hand] = back + int(rng.integers(14, 24))
             moves.append(Move(hand, back, free[hand], tuple(REST[hand]), 0.0))
-            t = free[hand] + int(rng.integers(3, 20))
+            piece.take_back = back + int(rng.integers(4, 12))
+            piece.gone = piece.take_back + int(rng.integers(8, 14))
+            arrive = piece.gone + int(rng.integers(0, 10))
             continue
-        moves.append(Move(hand, reach_end, grasp, obj, 1.0))
+        moves.append(Move(hand, reach_end, grasp, target, 1.0))
         if task == "transfer":
             carry_end = grasp + int(rng.integers(16, 28))
-            moves.append(Move(hand, grasp, carry_end, slot, 1.0))
+            moves.append(Move(hand, grasp, carry_end, slot_point, 1.0))
             release = carry_end + int(rng.integers(4, 8))
-            moves.append(Move(hand, carry_end, release, slot, 0.0))
+            moves.append(Move(hand, carry_end, release, slot_point, 0.0))
             free[hand] = release + int(rng.integers(14, 24))
             moves.append(Move(hand, release, free[hand], tuple(REST[hand]), 0.0))
-            carries.append((k, hand, grasp, release))
+            piece.carriers.append((hand, grasp, release))
         else:
             other = 1 - hand
             meet = grasp + int(rng.integers(14, 22))
@@ -152,17 +185,15 @@ def _plan(rng: np.random.Generator, frames: int, objects: np.ndarray, tray: np.n
             free[hand] = exchange + 3 + int(rng.integers(14, 24))
             moves.append(Move(hand, exchange + 3, free[hand], tuple(REST[hand]), 0.0))
             carry_end = exchange + int(rng.integers(16, 28))
-            moves.append(Move(other, exchange, carry_end, slot, 1.0))
+            moves.append(Move(other, exchange, carry_end, slot_point, 1.0))
             release = carry_end + int(rng.integers(4, 8))
-            moves.append(Move(other, carry_end, release, slot, 0.0))
+            moves.append(Move(other, carry_end, release, slot_point, 0.0))
             free[other] = release + int(rng.integers(14, 24))
             moves.append(Move(other, release, free[other], tuple(REST[other]), 0.0))
-            carries.append((k, hand, grasp, exchange))
-            carries.append((k, other, exchange, release))
-        objects[k] = np.array(slot)
-        moved.add(k)
-        t = max(free) - int(rng.integers(0, 12))
-    return moves, carries
+            piece.carriers += [(hand, grasp, exchange), (other, exchange, release)]
+        piece.gone = piece.carriers[-1][2]
+        arrive = grasp + int(rng.integers(0, 30))
+    return moves, pieces
 
 
 def _trajectories(frames: int, moves: list[Move], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -194,13 +225,43 @@ def _gaze(frames: int, moves: list[Move], rng: np.random.Generator) -> np.ndarra
     return gaze + rng.normal(0.0, 0.008, gaze.shape)
 
 
+def _boxes(frames: int, pieces: list[Piece], tray: np.ndarray, grips: list[np.ndarray], rng: np.random.Generator
+           ) -> np.ndarray:
+    """(F, 36, 4) boxes (x, y, w, h): slot 0 the assembly (0.16 x 0.10, growing by 0.012 x 0.008 per
+    piece added), slot ``piece.slot`` a piece from ``arrive`` to ``gone``: sliding in from the top edge,
+    lying at its drop point, following the grip point (mean of thumb, index and middle fingertips,
+    ``grips[hand]`` (F, 2)) of the hand holding it, or sliding back out to the top edge; empty slots zero."""
+    times = np.arange(frames)
+    boxes = np.zeros((frames, NUM_BOXES, 4))
+    added = np.zeros(frames)
+    for piece in pieces:
+        present = (times >= piece.arrive) & (times < piece.gone)
+        entry = np.array([piece.drop[0] + rng.uniform(-0.05, 0.05), 0.02])
+        s = min_jerk((times - piece.arrive) / (piece.settled - piece.arrive))[:, None]
+        centre = entry + s * (piece.drop - entry)
+        for hand, grasp, release in piece.carriers:
+            held = (times >= grasp) & (times < release)
+            centre[held] = grips[hand][held]
+        if piece.take_back is not None:
+            exit_point = np.array([piece.drop[0], 0.02])
+            s = min_jerk((times - piece.take_back) / (piece.gone - piece.take_back))[:, None]
+            centre = np.where(times[:, None] >= piece.take_back, piece.drop + s * (exit_point - piece.drop), centre)
+        else:
+            added += times >= piece.gone
+        boxes[present, piece.slot] = np.concatenate(
+            [centre[present], np.broadcast_to(rng.uniform(0.04, 0.08, 2), (int(present.sum()), 2))], axis=1)
+    boxes[:, 0] = np.stack([np.full(frames, tray[0]), np.full(frames, tray[1]), 0.16 + 0.012 * added,
+                            0.10 + 0.008 * added], axis=1)
+    shown = boxes[..., 2] > 0
+    boxes[..., :2] += np.where(shown[..., None], rng.normal(0.0, 0.002, (frames, NUM_BOXES, 2)), 0.0)
+    return boxes
+
+
 def simulate_clip(rng: np.random.Generator, frames: int) -> dict[str, np.ndarray]:
     """One clip as the datasets of the QUB-PHEO layout (``left_landmarks``, ``right_landmarks``,
     ``norm_gaze``, ``bboxes``, ``surrogate_hands``, ``timestamps``), float32."""
     tray = np.array([rng.uniform(0.3, 0.7), rng.uniform(0.15, 0.28)])
-    objects = _place_objects(rng, int(rng.integers(4, 8)), tray)
-    start_positions = objects.copy()
-    moves, carries = _plan(rng, frames, objects.copy(), tray)
+    moves, pieces = _plan(rng, frames, tray)
     wrist, closure = _trajectories(frames, moves, rng)
     size = float(rng.uniform(0.08, 0.11))
     hands = []
@@ -210,18 +271,7 @@ def simulate_clip(rng: np.random.Generator, frames: int) -> dict[str, np.ndarray
         points = hand_landmarks(wrist[hand], forward, closure[hand], size, hand)
         points[..., :2] += rng.normal(0.0, 0.0015, points[..., :2].shape)
         hands.append(points)
-    grip_points = [h[:, [4, 8, 12], :2].mean(axis=1) for h in hands]
-    boxes = np.zeros((frames, NUM_BOXES, 4))
-    boxes[:, 0] = [*tray, 0.16, 0.10]
-    dims = rng.uniform(0.04, 0.08, (len(start_positions), 2))
-    centres = np.repeat(start_positions[None], frames, axis=0)
-    for k, hand, grasp, release in sorted(carries, key=lambda c: c[2]):
-        if grasp < frames:
-            centres[grasp:release, k] = grip_points[hand][grasp:release]
-            centres[release:, k] = grip_points[hand][min(release, frames - 1)]
-    boxes[:, 1:1 + len(start_positions), :2] = centres
-    boxes[:, 1:1 + len(start_positions), 2:] = dims
-    boxes[:, :1 + len(start_positions), :2] += rng.normal(0.0, 0.002, (frames, 1 + len(start_positions), 2))
+    boxes = _boxes(frames, pieces, tray, [h[:, [4, 8, 12], :2].mean(axis=1) for h in hands], rng)
     surrogate = np.zeros((frames, 2, 4))
     for hand in (0, 1):
         lo, hi = hands[hand][..., :2].min(axis=1), hands[hand][..., :2].max(axis=1)

@@ -17,17 +17,31 @@ from torch import nn
 from workbench.errors import CheckpointError
 
 
-def save_atomic(obj: Any, path: str | Path) -> Path:
+def previous_path(path: str | Path) -> Path:
+    """Where :func:`save_atomic` keeps the checkpoint it replaced: ``checkpoint.pt`` -> ``checkpoint.prev.pt``."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.prev{path.suffix}")
+
+
+def save_atomic(obj: Any, path: str | Path, keep_previous: bool = False) -> Path:
     """``torch.save`` to a temporary file in the target folder, fsync, then rename:
-    a reader never sees a half-written checkpoint, even if the process is killed."""
+    a reader never sees a half-written checkpoint, even if the process is killed.
+
+    With ``keep_previous`` the file being replaced stays available as :func:`previous_path`
+    (hard-linked first, so ``path`` itself exists at every moment)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o644)
         with os.fdopen(fd, "wb") as handle:
             torch.save(obj, handle)
             handle.flush()
             os.fsync(handle.fileno())
+        if keep_previous and path.is_file():
+            link = Path(f"{tmp}.prev")
+            os.link(path, link)
+            os.replace(link, previous_path(path))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -39,21 +53,48 @@ def load_torch_file(path: str | Path) -> Any:
     """Read a checkpoint with ``weights_only=True`` (tensors and plain containers only).
 
     Raises :class:`CheckpointError` naming the file when it is missing, truncated,
-    not a PyTorch file, or holds objects other than weights.
+    not a PyTorch file, or holds objects other than weights; when the run kept the checkpoint
+    before it (:func:`previous_path`), the message names that one too.
     """
     path = Path(path)
+    try:
+        return _load(path)
+    except CheckpointError as exc:
+        previous = previous_path(path)
+        if previous.is_file():
+            raise CheckpointError(path, f"{exc.problem} (the previous checkpoint of this run is {previous})") from None
+        raise
+
+
+def _load(path: Path) -> Any:
     if not path.is_file():
         raise CheckpointError(path, "checkpoint file not found")
     if path.stat().st_size == 0:
         raise CheckpointError(path, "checkpoint file is empty")
+    _check_crcs(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unpickling failed"
         raise CheckpointError(path, f"not a weights-only PyTorch checkpoint ({first})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, struct.error) as exc:
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, struct.error, IndexError, KeyError,
+            TypeError, AttributeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(path, f"unreadable or truncated checkpoint ({first})") from None
+
+
+def _check_crcs(path: Path) -> None:
+    """A checkpoint in torch's zip format must pass every member's CRC-32 (a flipped bit in a tensor
+    would otherwise load as a different weight); other files are left to ``torch.load``."""
+    if not zipfile.is_zipfile(path):
+        return
+    try:
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as exc:
+        raise CheckpointError(path, f"unreadable or truncated checkpoint ({exc})") from None
+    if bad is not None:
+        raise CheckpointError(path, f"corrupt checkpoint: CRC check failed for {bad}")
 
 
 def load_state_dict_checked(

@@ -4,15 +4,32 @@ A study supplies a model, a training dataset, ``loss_fn(model, batch) -> (loss,
 logs)`` and optionally ``evaluate_fn(model) -> metrics``; :class:`TrainConfig`
 chooses the optimiser, LR schedule, early stopping, device and seed. After
 every epoch the full training state (model, optimiser, scheduler, history,
-early-stopping counters, random states) is written atomically, so
-``resume=True`` continues an interrupted run to the same final metrics as an
-uninterrupted one.
+early-stopping counters, random states) is written atomically, keeping the one
+before it, so ``resume=True`` continues an interrupted or killed run to the same
+final metrics as an uninterrupted one (falling back to the previous checkpoint
+when the last one is corrupt).
+
+Ctrl-C (SIGINT, also Jupyter's interrupt button) or the file named by the
+``WORKBENCH_STOP_FILE`` environment variable stops training at the next batch
+boundary: the state, mid-epoch position included, is saved and
+:class:`~workbench.errors.TrainingInterrupted` is raised. A second Ctrl-C
+interrupts at once.
+
+Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in
+``DistributedDataParallel``: every global batch of ``batch_size`` samples (the
+same batches, in the same order, as a single-process run) is split evenly over
+the processes by a ``DistributedSampler``, gradients are averaged, batch norm
+uses global-batch statistics, training logs are summed over processes, every
+process evaluates the full validation data (so early stopping agrees), and only
+rank 0 writes checkpoints and shows progress.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
+import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, fields
@@ -21,11 +38,15 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, RandomSampler, TensorDataset
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data.distributed import DistributedSampler
 
-from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine import distributed
+from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
 from workbench.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state
-from workbench.errors import CheckpointError, ConfigError
+from workbench.engine.stopping import StopRequest, TrainingLock
+from workbench.errors import CheckpointError, ConfigError, TrainingInterrupted
 
 LossFn = Callable[[nn.Module, Any], tuple[torch.Tensor, Mapping[str, float]]]
 EvaluateFn = Callable[[nn.Module], Mapping[str, float]]
@@ -126,8 +147,15 @@ class Trainer:
     ) -> None:
         self.config = config
         seed_everything(config.seed, config.deterministic)
-        self.device = resolve_device(config.device)
+        self.world = distributed.world()
+        self.device = distributed.training_device(resolve_device(config.device), self.world)
         self.model = model.to(self.device)
+        self.ddp: DistributedDataParallel | None = None
+        if self.world.distributed:
+            distributed.init_process_group(self.device)
+            distributed.convert_batch_norm(self.model, self.device)
+            self.ddp = DistributedDataParallel(
+                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
         self.loss_fn = loss_fn
         self.evaluate_fn = evaluate_fn
         self.model_config = dict(model_config or {})
@@ -142,6 +170,10 @@ class Trainer:
         self.start_epoch = 0
         self.stopped_early = False
         self.epoch_hooks: list[EpochHook] = []
+        self._partial: dict | None = None
+        self._stop: StopRequest | None = None
+        self.epoch = 0
+        """The epoch being trained (0-based), for loss functions whose randomness is keyed by epoch."""
 
     def _make_optimizer(self) -> torch.optim.Optimizer:
         c = self.config
@@ -169,23 +201,39 @@ class Trainer:
             return torch.optim.lr_scheduler.LambdaLR(self.optimizer, factor)
         return None
 
-    def batches(self, data: Dataset, epoch: int) -> Iterable:
-        """The shuffled training batches of ``epoch``; the order depends only on (seed, epoch), so a
-        resumed run sees the same batches. A ``TensorDataset`` is sliced a whole batch at a time
-        (no per-sample indexing and collation); other datasets go through a ``DataLoader``."""
-        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
-        if isinstance(data, TensorDataset) and self.collate_fn is None:
-            order = torch.randperm(len(data), generator=generator)
-            return [tuple(t[index] for t in data.tensors) for index in order.split(self.config.batch_size)]
-        return DataLoader(
-            data, batch_size=self.config.batch_size, sampler=RandomSampler(data, generator=generator),
-            collate_fn=self.collate_fn,
-        )
+    def epoch_order(self, size: int, epoch: int) -> tuple[torch.Tensor, int]:
+        """(sample indices this process trains on in ``epoch``, in order; samples per step).
 
-    def _state(self, epoch: int) -> dict:
+        The shuffle depends only on (seed, epoch), so a resumed run sees the same batches. With
+        W processes a ``DistributedSampler`` deals positions r, r + W, r + 2W, ... of the
+        shuffled order to rank r and each step takes ``batch_size / W`` of them, so step s of
+        all ranks together is exactly batch s of a single-process run (when W divides
+        ``batch_size``; the last positions are padded by repetition when W does not divide the
+        dataset size)."""
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
+        order = torch.randperm(size, generator=generator)
+        if not self.world.distributed:
+            return order, self.config.batch_size
+        positions = DistributedSampler(range(size), num_replicas=self.world.size, rank=self.world.rank,
+                                       shuffle=False)
+        return order[list(positions)], math.ceil(self.config.batch_size / self.world.size)
+
+    def batches(self, data: Dataset, epoch: int) -> Iterable:
+        """This process's training batches of ``epoch`` (see :meth:`epoch_order`). A
+        ``TensorDataset`` is sliced a whole batch at a time (no per-sample indexing and
+        collation); other datasets go through a ``DataLoader``."""
+        order, step = self.epoch_order(len(data), epoch)
+        if isinstance(data, TensorDataset) and self.collate_fn is None:
+            return [tuple(t[index] for t in data.tensors) for index in order.split(step)]
+        return DataLoader(data, batch_size=step, sampler=order.tolist(), collate_fn=self.collate_fn)
+
+    def _state(self, epoch: int, partial: dict | None = None) -> dict:
+        """The training state after ``epoch`` (0-based) is complete, plus the position inside the
+        next epoch when stopped part-way. Collective under torchrun (every rank's random state)."""
         return {
             "format": "workbench-checkpoint-1",
             "epoch": epoch,
+            "partial": partial,
             "model": self.model.state_dict(),
             "model_config": self.model_config,
             "train_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
@@ -197,8 +245,31 @@ class Trainer:
             "best_state": self.best_state,
             "epochs_without_improvement": self.epochs_without_improvement,
             "stopped_early": self.stopped_early,
-            "rng": rng_state(),
+            "rng": distributed.gather_objects(rng_state()),
+            "world_size": self.world.size,
         }
+
+    def _save(self, path: Path | None, epoch: int, partial: dict | None = None) -> None:
+        state = self._state(epoch, partial)
+        if path is not None and self.world.is_main:
+            save_atomic(state, path, keep_previous=True)
+
+    def _restore_latest(self, path: Path) -> None:
+        """Restore ``path``; when it is corrupt or does not fit, say so and fall back to the checkpoint
+        it replaced (:func:`~workbench.engine.checkpoint.previous_path`)."""
+        previous = previous_path(path)
+        try:
+            self._restore(path)
+        except CheckpointError as exc:
+            if not previous.is_file():
+                raise
+            try:
+                self._restore(previous)
+            except CheckpointError as second:
+                raise CheckpointError(path, f"{exc.problem}; the previous checkpoint {previous} is unusable too "
+                                            f"({second.problem})") from None
+            print(f"warning: {path} is unusable ({exc.problem}); resumed from the previous checkpoint "
+                  f"{previous} (epoch {self.start_epoch})", file=sys.stderr)
 
     def _restore(self, path: Path) -> None:
         state = load_torch_file(path)
@@ -219,17 +290,32 @@ class Trainer:
         self.epochs_without_improvement = state["epochs_without_improvement"]
         self.stopped_early = state["stopped_early"]
         self.start_epoch = state["epoch"] + 1
-        set_rng_state(state["rng"])
+        self._partial = state.get("partial")
+        if self._partial is not None:
+            self.start_epoch = self._partial["epoch"]
+        states = state["rng"] if isinstance(state["rng"], list) else [state["rng"]]
+        set_rng_state(states[self.world.rank] if self.world.rank < len(states) else states[0])
 
     def train_epoch(self, data: Dataset, epoch: int) -> dict[str, float]:
-        """One pass over ``data``: returns the size-weighted mean of the loss and of each training log."""
+        """One pass over ``data``: returns the size-weighted mean of the loss and of each training log
+        (summed over all processes under torchrun). Continues a part-done epoch after a resume."""
         self.model.train()
-        totals: dict[str, float] = {}
-        count = 0
-        batches = _progress(self.batches(data, epoch), self.config.progress, desc=f"epoch {epoch + 1}", leave=False)
-        for batch in batches:
+        self.epoch = epoch
+        partial, self._partial = self._partial, None
+        if partial is not None and partial["epoch"] != epoch:
+            partial = None
+        done = partial["batches"] if partial else 0
+        totals: dict[str, float] = dict(partial["totals"]) if partial else {}
+        count = partial["count"] if partial else 0
+        if partial is None and self.world.rank > 0:
+            torch.manual_seed(self.config.seed * 1_000_003 + epoch * 1_009 + self.world.rank)
+        all_batches = self.batches(data, epoch)
+        batches = _progress(itertools.islice(all_batches, done, None), self.config.progress and self.world.is_main,
+                            desc=f"epoch {epoch + 1}", leave=False, initial=done, total=len(all_batches))
+        network = self.ddp if self.ddp is not None else self.model
+        for index, batch in enumerate(batches, start=done + 1):
             batch = move_to(batch, self.device)
-            loss, logs = self.loss_fn(self.model, batch)
+            loss, logs = self.loss_fn(network, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch + 1}")
             self.optimizer.zero_grad(set_to_none=True)
@@ -241,7 +327,17 @@ class Trainer:
             count += size
             for key, value in {"train_loss": loss.item(), **{f"train_{k}": float(v) for k, v in logs.items()}}.items():
                 totals[key] = totals.get(key, 0.0) + value * size
-        return {k: v / max(count, 1) for k, v in totals.items()}
+            if self._stop is not None and distributed.any_process(self._stop.requested):
+                self._save(self._checkpoint_path(), epoch - 1,
+                           {"epoch": epoch, "batches": index, "totals": totals, "count": count})
+                raise TrainingInterrupted(self._checkpoint_path(),
+                                          f"in epoch {epoch + 1}, after batch {index} of {len(all_batches)}")
+        keys = list(totals)
+        summed = distributed.all_reduce_sum([totals[k] for k in keys] + [float(count)])
+        return {k: v / max(summed[-1], 1) for k, v in zip(keys, summed[:-1], strict=True)}
+
+    def _checkpoint_path(self) -> Path | None:
+        return Path(self.config.checkpoint_path) if self.config.checkpoint_path else None
 
     def _step_schedule(self, row: dict) -> None:
         if isinstance(self.scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
@@ -267,14 +363,26 @@ class Trainer:
         self.stopped_early = patience > 0 and self.epochs_without_improvement >= patience
 
     def fit(self, train_data: Dataset) -> list[dict]:
-        """Run the remaining epochs; return the history (one dict per epoch)."""
-        path = Path(self.config.checkpoint_path) if self.config.checkpoint_path else None
-        if self.config.resume and path is not None and path.is_file():
-            self._restore(path)
-        if len(train_data) == 0 and self.config.epochs > self.start_epoch:
-            raise ConfigError("the training set is empty")
+        """Run the remaining epochs; return the history (one dict per epoch). Stops with
+        :class:`~workbench.errors.TrainingInterrupted` (state saved) on Ctrl-C or a stop file."""
+        path = self._checkpoint_path()
+        lock_path = path if path is not None and self.world.is_main else None
+        with TrainingLock(lock_path), StopRequest() as self._stop:
+            try:
+                if self.config.resume and path is not None and (path.is_file() or previous_path(path).is_file()):
+                    self._restore_latest(path)
+                if len(train_data) == 0 and self.config.epochs > self.start_epoch:
+                    raise ConfigError("the training set is empty")
+                self._run_epochs(train_data, path)
+            finally:
+                self._stop = None
+        if self.config.restore_best and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        return self.history
+
+    def _run_epochs(self, train_data: Dataset, path: Path | None) -> None:
         epochs = range(self.start_epoch, self.config.epochs)
-        bar = _progress(epochs, self.config.progress, desc="training", unit="epoch",
+        bar = _progress(epochs, self.config.progress and self.world.is_main, desc="training", unit="epoch",
                         initial=self.start_epoch, total=self.config.epochs)
         for epoch in bar:
             if self.stopped_early:
@@ -290,15 +398,11 @@ class Trainer:
             self._track_best(row, epoch)
             row["epoch_time_s"] = time.perf_counter() - started
             self.history.append(row)
-            if path is not None:
-                save_atomic(self._state(epoch), path)
+            self._save(path, epoch)
             if hasattr(bar, "set_postfix"):
                 bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", self.config.monitor) if k in row})
             for hook in self.epoch_hooks:
                 hook(epoch, row)
-        if self.config.restore_best and self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
-        return self.history
 
 
 def _batch_size(batch: Any) -> int:

@@ -225,9 +225,14 @@ class DeciWatch(nn.Module):
         """(B, F, 2K) in [-1, 1] -> (B, F, K, 2) px."""
         return ((normalised + 1) * (self.size - 1) / 2).reshape(*normalised.shape[:2], keypoints, 2)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, coords: bool = False
+                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """(B, T, K, H, W) -> (B, T, K, H, W): the recovered coordinates rendered as heatmaps
-        (keypoints whose input map is empty stay empty)."""
+        (keypoints whose input map is empty stay empty). With ``coords`` it returns
+        :meth:`forward_coords` instead (training goes through ``forward`` so that
+        ``DistributedDataParallel`` sees the call)."""
+        if coords:
+            return self.forward_coords(x)
         recovered, _, present = self.forward_coords(x)
         return render(recovered.clamp(0, self.size - 1), present, size=self.size)
 

@@ -70,8 +70,11 @@ class Config(StudyConfig):
     output_dir: str = ""
 
     def scenes_per_split(self) -> dict[str, int]:
-        """Generated scenes per split, each validated as a positive whole number."""
-        sizes = {str(k): int(v) for k, v in dict(self.synthetic_scenes).items()}
+        """Generated scenes per split, each validated as a positive whole number, in the order train,
+        valid, test, then any others (the order fixes each split's generator seed)."""
+        given = {str(k): int(v) for k, v in dict(self.synthetic_scenes).items()}
+        sizes = {k: given[k] for k in ("train", "valid", "test") if k in given}
+        sizes.update({k: v for k, v in given.items() if k not in sizes})
         if any(v < 1 for v in sizes.values()):
             raise ConfigError(f"synthetic_scenes must be positive, got {sizes}")
         return sizes

@@ -6,7 +6,9 @@ optionally fed with gaze, object boxes and surrogate hand boxes; training throug
 engine; the results the notebook shows, the CLI prints and ``results_<arch>.md`` records.
 
 Errors are in feature units (u): normalised image coordinates re-centred on the wrists' midpoint
-and divided by 0.5 (1 u = half the image width in x, half its height in y).
+and divided by 0.5 (1 u = half the image width in x, half its height in y). The optional inputs use
+the same frame (:func:`workbench.data.qub_pheo.clip_features`): gaze (g - c) / 0.5; per object box
+slot ((x, y) - c) / 0.5 and (w, h) / 0.5, an empty slot all zeros; c the frame's wrist midpoint.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 from torch.nn import functional as F
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import TensorDataset
 
 from workbench import heatmaps, metrics
@@ -231,12 +232,13 @@ def model_loss(model: torch.nn.Module, x: torch.Tensor, keypoints: torch.Tensor,
     """(loss, output heatmaps or None). Heatmap models: :func:`masked_heatmap_mse` against the clean
     maps. DeciWatch: :func:`masked_coordinate_mse` (px^2) of the recovered frames plus that of the
     denoised sampled frames, on visible annotated keypoints."""
-    if isinstance(model, DeciWatch):
-        recovered, denoised, present = model.forward_coords(x)
+    core = model.module if isinstance(model, DistributedDataParallel) else model
+    if isinstance(core, DeciWatch):
+        recovered, denoised, present = model(x, coords=True)
         scored = visible & annotated[:, None]
         loss = masked_coordinate_mse(recovered, keypoints, scored) + masked_coordinate_mse(
-            denoised, keypoints[:, model.samples], scored[:, model.samples])
-        maps = heatmaps.render(recovered.clamp(0, model.size - 1), present, size=model.size) if want_maps else None
+            denoised, keypoints[:, core.samples], scored[:, core.samples])
+        maps = heatmaps.render(recovered.clamp(0, core.size - 1), present, size=core.size) if want_maps else None
         return loss, maps
     out = model(x)
     return masked_heatmap_mse(out, heatmaps.render(keypoints, visible), annotated), out
@@ -322,13 +324,28 @@ def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path:
         raise ConfigError("the validation split is empty; use more data or larger split fractions")
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
-        kp, vis, ann = batch
-        loss, _ = model_loss(net, noisy_input(kp, vis, cfg), kp, vis, ann)
+        kp, vis, ann, index = batch
+        loss, _ = model_loss(net, training_input(kp, vis, cfg, index, trainer.epoch), kp, vis, ann)
         return loss, {}
 
     trainer = Trainer(model, train_config(cfg, checkpoint_path), loss_fn, _validation_fn(data.splits["val"], cfg),
                       model_config=cfg.model_options(name))
-    return trainer.fit(TensorDataset(train_set.keypoints, train_set.visible, train_set.annotated))
+    windows = torch.arange(len(train_set))
+    return trainer.fit(TensorDataset(train_set.keypoints, train_set.visible, train_set.annotated, windows))
+
+
+def training_input(keypoints: torch.Tensor, visible: torch.Tensor, cfg: Config, index: torch.Tensor,
+                   epoch: int) -> torch.Tensor:
+    """:func:`noisy_input` for a training batch, window by window, each window's noise drawn from a
+    generator seeded by (seed, epoch, window ``index``): the noise a window gets in an epoch does not
+    depend on the batch it falls in, so a run under torchrun (each process holding part of every
+    batch) sees the same inputs as a single-process run."""
+    seeds = (cfg.seed * 1_000_003 + epoch * 10_007 + index).tolist()
+    return torch.cat([
+        noisy_input(keypoints[i:i + 1], visible[i:i + 1], cfg,
+                    torch.Generator(device=keypoints.device).manual_seed(int(seed)))
+        for i, seed in enumerate(seeds)
+    ])
 
 
 def results_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:

@@ -439,8 +439,14 @@ def load_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.nn.Module
     state = load_torch_file(path)
     if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
         raise CheckpointError(path, f"not a skeleton_ensembles checkpoint (format {CHECKPOINT_FORMAT} expected)")
+    for key in ("study_config", "model_config", "models"):
+        if not isinstance(state.get(key), dict):
+            raise CheckpointError(path, f"the checkpoint has no {key!r} mapping")
     names = {f.name for f in fields(Config)}
-    cfg = Config(**{k: v for k, v in state["study_config"].items() if k in names})
+    try:
+        cfg = Config(**{k: v for k, v in state["study_config"].items() if k in names})
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(path, f"its study_config is not valid ({exc})") from None
     options = dict(state["model_config"])
     models = {}
     for stream, weights in state["models"].items():

@@ -1,0 +1,117 @@
+"""Crash-safe ``workbench run``: SIGKILL mid-epoch then ``--resume``, Ctrl-C (SIGINT) then
+``--resume``, both ending with the metrics and history of an uninterrupted run."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+STUDY = "decoupled_3dpw"
+PARAMS = ["--preset", "ci", "--quiet", "-p", "epochs", "4", "-p", "batch_size", "4",
+          "-p", "synthetic_scenes", "{train: 60, valid: 16, test: 8}", "-p", "viewer_scenes", "1"]
+
+
+def _workbench(outputs: Path, *args: str, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "WORKBENCH_OUTPUTS": str(outputs)}
+    return subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **kwargs)
+
+
+def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:
+    out, err = process.communicate(timeout=timeout)
+    return process.returncode, out + err
+
+
+def _staged_checkpoint(outputs: Path, min_epoch: int, timeout: float = 240) -> dict:
+    """Wait until the running (staging) run has saved epoch ``min_epoch`` (0-based); its state."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for path in (outputs / STUDY).glob(".*.partial/checkpoint.pt"):
+            try:
+                state = torch.load(path, weights_only=True)
+            except Exception:  # being replaced at this instant: read again
+                continue
+            if state["epoch"] >= min_epoch:
+                return state
+        time.sleep(0.02)
+    raise AssertionError("the run never saved a checkpoint")
+
+
+def _without_times(tree: object) -> object:
+    if isinstance(tree, dict):
+        return {k: _without_times(v) for k, v in tree.items() if "time" not in k}
+    return tree
+
+
+def _results(run: Path) -> tuple[object, list[dict]]:
+    """metrics.json and history.csv without wall-clock times."""
+    metrics = _without_times(json.loads((run / "metrics.json").read_text()))
+    with open(run / "history.csv", newline="") as handle:
+        history = [{k: float(v) for k, v in row.items() if "time" not in k} for row in csv.DictReader(handle)]
+    return metrics, history
+
+
+def _single_run(outputs: Path) -> Path:
+    runs = [p for p in (outputs / STUDY).iterdir() if not p.name.startswith(".") and p.is_dir()]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> tuple[dict, list[dict]]:
+    outputs = tmp_path_factory.mktemp("reference") / "outputs"
+    code, log = _finish(_workbench(outputs, "run", STUDY, *PARAMS))
+    assert code == 0, log
+    return _results(_single_run(outputs))
+
+
+def test_sigkill_mid_epoch_then_resume_matches_uninterrupted(tmp_path: Path, reference) -> None:
+    outputs = tmp_path / "outputs"
+    process = _workbench(outputs, "run", STUDY, *PARAMS, start_new_session=True)
+    state = _staged_checkpoint(outputs, min_epoch=0)
+    time.sleep(state["history"][-1]["epoch_time_s"] / 2)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    staged = list((outputs / STUDY).glob(".*.partial"))
+    assert len(staged) == 1 and json.loads((staged[0] / "status.json").read_text())["status"] == "running"
+    assert not [p for p in (outputs / STUDY).iterdir() if not p.name.startswith(".")]
+
+    code, log = _finish(_workbench(outputs, "run", STUDY, "--resume", "--quiet"))
+    assert code == 0, log
+    run = _single_run(outputs)
+    assert json.loads((run / "status.json").read_text())["status"] == "complete"
+    assert _results(run) == reference
+
+
+def test_ctrl_c_saves_state_then_resume_matches_uninterrupted(tmp_path: Path, reference) -> None:
+    outputs = tmp_path / "outputs"
+    process = _workbench(outputs, "run", STUDY, *PARAMS, start_new_session=True)
+    _staged_checkpoint(outputs, min_epoch=0)
+    process.send_signal(signal.SIGINT)
+    code, log = _finish(process)
+    assert code == 130, log
+    assert "TrainingInterrupted" in log and "--resume" in log
+    stage = next((outputs / STUDY).glob(".*.partial"))
+    status = json.loads((stage / "status.json").read_text())
+    assert status["status"] == "interrupted"
+    state = torch.load(stage / "checkpoint.pt", weights_only=True)
+    assert state["partial"] is not None or state["epoch"] < 3
+
+    code, log = _finish(_workbench(outputs, "run", STUDY, "--resume", stage.name, "--quiet"))
+    assert code == 0, log
+    assert _results(_single_run(outputs)) == reference
+
+
+def test_resume_without_a_resumable_run_is_a_clear_error(tmp_path: Path) -> None:
+    code, log = _finish(_workbench(tmp_path / "outputs", "run", STUDY, "--resume"))
+    assert code == 2
+    assert "no interrupted or killed decoupled_3dpw run to resume" in log

@@ -1,0 +1,35 @@
+"""DistributedDataParallel through the engine: two gloo processes on CPU train exactly what
+one process trains (same global batches, averaged gradients, global batch-norm statistics,
+summed training logs), and only rank 0 writes the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+TOY = Path(__file__).with_name("distributed_toy.py")
+
+
+def _history(command: list[str]) -> dict:
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = [line for line in done.stdout.splitlines() if line.startswith("HISTORY ")]
+    assert len(lines) == 1, done.stdout
+    return json.loads(lines[0].removeprefix("HISTORY "))
+
+
+def test_two_processes_train_what_one_process_trains(tmp_path: Path) -> None:
+    single = _history([sys.executable, str(TOY), str(tmp_path / "single.pt")])
+    double = _history([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                       str(TOY), str(tmp_path / "double.pt")])
+    assert single["bn"] == "BatchNorm1d" and double["bn"] == "DistributedBatchNorm"
+    assert len(double["history"]) == len(single["history"]) == 3
+    for one, two in zip(single["history"], double["history"], strict=True):
+        assert one.keys() == two.keys()
+        for key in one:
+            assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
+    assert (tmp_path / "double.pt").is_file() and (tmp_path / "double.prev.pt").is_file()

@@ -20,10 +20,16 @@ PARAMS = ["--preset", "ci", "--quiet", "-p", "epochs", "4", "-p", "batch_size", 
           "-p", "synthetic_scenes", "{train: 60, valid: 16, test: 8}", "-p", "viewer_scenes", "1"]
 
 
+def _default_ctrl_c() -> None:
+    """In the child: Ctrl-C handled as in a terminal, even when the test runner ignores SIGINT (CI
+    runs it as a background job, and ignored signals are inherited)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _workbench(outputs: Path, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "WORKBENCH_OUTPUTS": str(outputs)}
     return subprocess.Popen([sys.executable, "-m", "workbench.cli", *args], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **kwargs)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c, **kwargs)
 
 
 def _finish(process: subprocess.Popen, timeout: float = 300) -> tuple[int, str]:

@@ -64,6 +64,15 @@ def _interrupting_loss(at_call: int, how: str):
     return loss
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises() -> None:
+    """Ctrl-C with Python's default handler, even where the test runner was started with SIGINT
+    ignored (a background job, as in CI)."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 @pytest.mark.parametrize("how", ["sigint", "stop_file"])
 def test_stop_mid_epoch_saves_and_resumes_to_the_same_run(tmp_path: Path, monkeypatch, how: str) -> None:
     monkeypatch.setenv(STOP_FILE_ENV, str(tmp_path / "stop"))
@@ -119,6 +128,18 @@ def test_both_checkpoints_corrupt_names_both(tmp_path: Path) -> None:
     previous_path(path).write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match=r"run\.pt: checkpoint file is empty.*run\.prev\.pt is unusable too"):
         _trainer(path, _mse, epochs=4, resume=True).fit(_data())
+
+
+def test_ignored_sigint_stays_ignored(tmp_path: Path) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    seen = {}
+
+    def loss(model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict]:
+        seen.setdefault("handler", signal.getsignal(signal.SIGINT))
+        return _mse(model, batch)
+
+    _trainer(tmp_path / "run.pt", loss, epochs=1).fit(_data())
+    assert seen["handler"] == signal.SIG_IGN
 
 
 def test_training_lock_is_exclusive(tmp_path: Path) -> None:

@@ -206,27 +206,17 @@ STUDIES: dict[str, StudyColumns] = {
 """Every study on the leaderboard, with its row builder and headline metric."""
 
 
-def _read_json(path: Path) -> dict:
+def _read_mapping(path: Path, kind: str) -> dict:
+    """The mapping in a ``json`` or ``yaml`` file; :class:`DataFormatError` naming the file otherwise."""
     if not path.is_file():
         raise DataFormatError(path, "file not found")
     try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise DataFormatError(path, f"malformed JSON ({exc})") from None
+        text = path.read_text(encoding="utf-8")
+        value = json.loads(text) if kind == "json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        raise DataFormatError(path, f"malformed {kind.upper()} ({exc})") from None
     if not isinstance(value, dict):
-        raise DataFormatError(path, "expected a JSON object")
-    return value
-
-
-def _read_yaml(path: Path) -> dict:
-    if not path.is_file():
-        raise DataFormatError(path, "file not found")
-    try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise DataFormatError(path, f"malformed YAML ({exc})") from None
-    if not isinstance(value, dict):
-        raise DataFormatError(path, "expected a YAML mapping")
+        raise DataFormatError(path, f"expected a {'JSON object' if kind == 'json' else 'YAML mapping'}")
     return value
 
 
@@ -258,7 +248,7 @@ def run_date(folder: Path, status: dict) -> str:
 
 def _status_reason(folder: Path) -> tuple[dict, str]:
     """``status.json`` and the reason the run is skipped ("" for a complete run)."""
-    status = _read_json(folder / "status.json")
+    status = _read_mapping(folder / "status.json", "json")
     state = status.get("status")
     if state == "complete":
         return status, ""
@@ -272,8 +262,8 @@ def run_row(study: str, folder: Path, root: Path) -> Row:
     status, reason = _status_reason(folder)
     if reason:
         raise WorkbenchError(reason)
-    config = _read_yaml(folder / "config.yaml")
-    metrics = _read_json(folder / "metrics.json")
+    config = _read_mapping(folder / "config.yaml", "yaml")
+    metrics = _read_mapping(folder / "metrics.json", "json")
     report = folder / f"{study}.html"
     return {"run": folder.name, **STUDIES[study].row(config, metrics, folder / "metrics.json"),
             "wall time (s)": wall_time_s(folder, status), "date": run_date(folder, status),

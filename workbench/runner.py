@@ -224,7 +224,8 @@ def _execute(source: Path, executed: Path, parameters: dict[str, Any], progress:
 def _stop_on_sigint(stop_file: Path) -> Iterator[None]:
     """While active, the first Ctrl-C creates ``stop_file`` (the kernel, which Jupyter starts in its
     own session, sees it through ``WORKBENCH_STOP_FILE`` and saves its training state at the next
-    batch); the second raises ``KeyboardInterrupt`` at once."""
+    batch); the second raises ``KeyboardInterrupt`` at once. Where SIGINT is ignored (background
+    jobs) it stays ignored."""
     inherited = os.environ.get(STOP_FILE_ENV)
     os.environ[STOP_FILE_ENV] = str(stop_file)
     presses = 0
@@ -239,7 +240,9 @@ def _stop_on_sigint(stop_file: Path) -> Iterator[None]:
         print("\nstopping: training saves its state at the next batch (Ctrl-C again to abort now)",
               file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, handle)
+    previous = signal.getsignal(signal.SIGINT)
+    if previous != signal.SIG_IGN:
+        signal.signal(signal.SIGINT, handle)
     try:
         yield
     finally:

@@ -30,7 +30,8 @@ STOP_FILE_ENV = "WORKBENCH_STOP_FILE"
 
 class StopRequest:
     """Context manager: while active, SIGINT sets :attr:`requested` instead of raising (in the main
-    thread only; elsewhere only the stop file counts)."""
+    thread only, and not where SIGINT is ignored, as in background jobs; there only the stop file
+    counts)."""
 
     def __init__(self) -> None:
         self._signalled = False
@@ -51,7 +52,7 @@ class StopRequest:
               file=sys.stderr, flush=True)
 
     def __enter__(self) -> StopRequest:
-        if threading.current_thread() is threading.main_thread():
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) != signal.SIG_IGN:
             self._previous = signal.signal(signal.SIGINT, self._handle)
             self._installed = True
         return self

@@ -129,6 +129,20 @@ def _drop_point(rng: np.random.Generator, tray: np.ndarray) -> np.ndarray:
             return p
 
 
+def _carry_to_slot(moves: list[Move], hand: int, start: int, slot_point: tuple, rng: np.random.Generator
+                   ) -> tuple[int, int]:
+    """Append to ``moves``: ``hand`` carries its piece from frame ``start`` to ``slot_point`` (16-27
+    frames), opens (4-7 frames) and returns to rest (14-23 frames). Returns (release frame, frame the
+    hand is free again)."""
+    carry_end = start + int(rng.integers(16, 28))
+    moves.append(Move(hand, start, carry_end, slot_point, 1.0))
+    release = carry_end + int(rng.integers(4, 8))
+    moves.append(Move(hand, carry_end, release, slot_point, 0.0))
+    free = release + int(rng.integers(14, 24))
+    moves.append(Move(hand, release, free, tuple(REST[hand]), 0.0))
+    return release, free
+
+
 def _plan(rng: np.random.Generator, frames: int, tray: np.ndarray) -> tuple[list[Move], list[Piece]]:
     """The movements of both hands and the pieces, one piece per task step.
 
@@ -165,12 +179,7 @@ def _plan(rng: np.random.Generator, frames: int, tray: np.ndarray) -> tuple[list
             continue
         moves.append(Move(hand, reach_end, grasp, target, 1.0))
         if task == "transfer":
-            carry_end = grasp + int(rng.integers(16, 28))
-            moves.append(Move(hand, grasp, carry_end, slot_point, 1.0))
-            release = carry_end + int(rng.integers(4, 8))
-            moves.append(Move(hand, carry_end, release, slot_point, 0.0))
-            free[hand] = release + int(rng.integers(14, 24))
-            moves.append(Move(hand, release, free[hand], tuple(REST[hand]), 0.0))
+            release, free[hand] = _carry_to_slot(moves, hand, grasp, slot_point, rng)
             piece.carriers.append((hand, grasp, release))
         else:
             other = 1 - hand
@@ -184,12 +193,7 @@ def _plan(rng: np.random.Generator, frames: int, tray: np.ndarray) -> tuple[list
             moves.append(Move(hand, exchange, exchange + 3, tuple(HANDOVER_POINT), 0.0))
             free[hand] = exchange + 3 + int(rng.integers(14, 24))
             moves.append(Move(hand, exchange + 3, free[hand], tuple(REST[hand]), 0.0))
-            carry_end = exchange + int(rng.integers(16, 28))
-            moves.append(Move(other, exchange, carry_end, slot_point, 1.0))
-            release = carry_end + int(rng.integers(4, 8))
-            moves.append(Move(other, carry_end, release, slot_point, 0.0))
-            free[other] = release + int(rng.integers(14, 24))
-            moves.append(Move(other, release, free[other], tuple(REST[other]), 0.0))
+            release, free[other] = _carry_to_slot(moves, other, exchange, slot_point, rng)
             piece.carriers += [(hand, grasp, exchange), (other, exchange, release)]
         piece.gone = piece.carriers[-1][2]
         arrive = grasp + int(rng.integers(0, 30))

@@ -337,10 +337,11 @@ def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path:
 def training_input(keypoints: torch.Tensor, visible: torch.Tensor, cfg: Config, index: torch.Tensor,
                    epoch: int) -> torch.Tensor:
     """:func:`noisy_input` for a training batch, window by window, each window's noise drawn from a
-    generator seeded by (seed, epoch, window ``index``): the noise a window gets in an epoch does not
-    depend on the batch it falls in, so a run under torchrun (each process holding part of every
-    batch) sees the same inputs as a single-process run."""
-    seeds = (cfg.seed * 1_000_003 + epoch * 10_007 + index).tolist()
+    generator seeded by seed x 1,000,000,007 + epoch x 1,000,003 + window ``index`` (distinct for up to
+    a million windows): the noise a window gets in an epoch does not depend on the batch it falls in,
+    so a run under torchrun (each process holding part of every batch) sees the same inputs as a
+    single-process run."""
+    seeds = (cfg.seed * 1_000_000_007 + epoch * 1_000_003 + index).tolist()
     return torch.cat([
         noisy_input(keypoints[i:i + 1], visible[i:i + 1], cfg,
                     torch.Generator(device=keypoints.device).manual_seed(int(seed)))

@@ -412,7 +412,8 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
     """Write ``metrics.json`` (every table row, searched weights, training time per stream),
     ``history.csv`` (all streams, a ``stream`` column), ``config.yaml``, ``checkpoint.pt`` (every
     stream's weights with the model and study configuration) and ``scores.npz`` (softmax scores
-    ``val_<stream>``, ``test_<stream>`` and the labels ``val_labels``, ``test_labels``)."""
+    ``val_<stream>``, ``test_<stream>``, the labels ``val_labels``, ``test_labels`` and the clip names
+    ``val_names``, ``test_names``, in the same order)."""
     history = [row for r in results.values() for row in r.history]
     summary: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "dataset": cfg.dataset, "source": data.source,
@@ -426,8 +427,9 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
                  "model_config": next(iter(results.values())).model.config_dict() if results else {},
                  "study_config": asdict(cfg), "class_names": data.class_names}, folder / "checkpoint.pt")
     arrays = {f"{role}_{s}": getattr(r, f"{role}_scores") for s, r in results.items() for role in ("val", "test")}
+    names = {f"{role}_names": np.array(data.sets[role].names, dtype=str) for role in ("val", "test")}
     np.savez_compressed(folder / "scores.npz", val_labels=data.sets["val"].labels.numpy(),
-                        test_labels=data.sets["test"].labels.numpy(), **arrays)
+                        test_labels=data.sets["test"].labels.numpy(), **names, **arrays)
     write_json(folder / "metrics.json", summary)
     write_history_csv(folder / "history.csv", history)
     write_yaml(folder / "config.yaml", {"study": STUDY, **asdict(cfg)})

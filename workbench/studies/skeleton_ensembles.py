@@ -27,7 +27,7 @@ from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, sam
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
-from workbench.errors import CheckpointError, ConfigError
+from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models.registry import build_model, parameter_counts
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
@@ -51,6 +51,8 @@ class Config(StudyConfig):
     (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
     ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
     and the weight search. ``max_per_class`` > 0 keeps only that many clips per class and split.
+    ``stream_runs``: earlier run folders of this study whose trained streams are reused (models,
+    histories and scores) instead of trained again, e.g. streams trained by parallel processes.
     """
 
     model: str = "stgcn"
@@ -69,6 +71,7 @@ class Config(StudyConfig):
     test_clips: int = 1
     view_align: bool = False
     streams: list = field(default_factory=lambda: list(STREAMS))
+    stream_runs: list = field(default_factory=list)
     bone_order: int = 2
     base_channels: int = 32
     stages: int = 3
@@ -112,6 +115,8 @@ class Config(StudyConfig):
             raise ConfigError(f"unknown stream(s) {unknown}; choose from {', '.join(STREAMS)}")
         if self.mixup not in ("none", "blend", "swap"):
             raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
+        if not isinstance(self.stream_runs, list) or not all(isinstance(r, str) for r in self.stream_runs):
+            raise ConfigError(f"stream_runs must be a list of run folders, got {self.stream_runs!r}")
         if self.clip_len < 1 or self.test_clips < 1 or self.max_persons < 1 or not 0 <= self.val_fraction < 1:
             raise ConfigError("clip_len, test_clips and max_persons must be >= 1 and val_fraction in [0, 1)")
 
@@ -313,12 +318,14 @@ def train_stream(cfg: Config, data: SkeletonData, stream: str,
 
 @dataclass
 class StreamResult:
-    """A trained stream: model, history, softmax scores (N, K) on the validation and test splits."""
+    """A trained stream: model, history, softmax scores (N, K) on the validation and test splits, and
+    ``source``, the run folder it was reused from (empty when trained in this run)."""
 
     model: torch.nn.Module
     history: list[dict]
     val_scores: np.ndarray
     test_scores: np.ndarray
+    source: str = ""
 
 
 def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
@@ -328,6 +335,69 @@ def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None
     return StreamResult(model, history,
                         predict_scores(model, data.sets["val"], stream, data.layout, cfg.bone_order),
                         predict_scores(model, data.sets["test"], stream, data.layout, cfg.bone_order))
+
+
+SAME_DATA_OPTIONS = ("dataset", "data_path", "layout", "num_classes", "synthetic_clips", "train_split", "val_split",
+                     "test_split", "val_fraction", "max_per_class", "max_persons", "clip_len", "test_clips",
+                     "view_align", "bone_order", "model", "seed")
+"""Options a reused run must share with this one: they fix the clips, their order and the scores."""
+
+
+def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
+    """The streams of ``cfg.streams`` trained by the run in ``folder`` (its ``checkpoint.pt``,
+    ``history.csv`` and ``scores.npz``). Raises :class:`ConfigError` when the run used other data
+    options (:data:`SAME_DATA_OPTIONS`) and :class:`DataFormatError` when its scores are not for
+    this run's validation and test clips, in the same order."""
+    folder = Path(folder)
+    run_cfg, models = load_checkpoint(folder / "checkpoint.pt")
+    differ = [f"{k} {getattr(run_cfg, k)!r} (here {getattr(cfg, k)!r})" for k in SAME_DATA_OPTIONS
+              if getattr(run_cfg, k) != getattr(cfg, k)]
+    if differ:
+        raise ConfigError(f"{folder}: cannot reuse its streams, it was run with " + ", ".join(differ))
+    scores = _load_scores(folder / "scores.npz", data)
+    try:
+        history = pd.read_csv(folder / "history.csv").to_dict(orient="records")
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(folder / "history.csv", f"cannot read the training history ({exc})") from None
+    wanted = [s for s in cfg.streams if s in models]
+    missing = [f"{role}_{s}" for s in wanted for role in ("val", "test") if f"{role}_{s}" not in scores]
+    if missing:
+        raise DataFormatError(folder / "scores.npz", f"no scores {', '.join(missing)}")
+    return {s: StreamResult(models[s], [row for row in history if row.get("stream") == s], scores[f"val_{s}"],
+                            scores[f"test_{s}"], str(folder)) for s in wanted}
+
+
+def _load_scores(path: Path, data: SkeletonData) -> dict[str, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            scores = {name: archive[name] for name in archive.files}
+    except (OSError, ValueError, EOFError) as exc:
+        raise DataFormatError(path, f"cannot read the scores ({exc})") from None
+    for role in ("val", "test"):
+        clips = data.sets[role]
+        names, labels = scores.get(f"{role}_names"), scores.get(f"{role}_labels")
+        if names is None or labels is None:
+            raise DataFormatError(path, f"no {role}_names / {role}_labels (written by an older version)")
+        if names.tolist() != clips.names or not np.array_equal(labels, clips.labels.numpy()):
+            raise DataFormatError(path, f"its {role} clips or labels differ from this run's {role} split")
+        for key, value in scores.items():
+            if key.startswith(f"{role}_") and value.ndim == 2 and value.shape != (len(names), data.num_classes):
+                raise DataFormatError(path, f"{key} has shape {value.shape}, expected ({len(names)}, "
+                                      f"{data.num_classes})")
+    return scores
+
+
+def reused_streams(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
+    """The streams of ``cfg.streams`` found in the runs of ``cfg.stream_runs`` (see
+    :func:`load_stream_run`); a stream found in two runs is a :class:`ConfigError`."""
+    reused: dict[str, StreamResult] = {}
+    for folder in cfg.stream_runs:
+        for stream, result in load_stream_run(folder, cfg, data).items():
+            if stream in reused:
+                raise ConfigError(f"stream {stream} is in both {reused[stream].source} and {folder}; "
+                                  "list each stream's run once")
+            reused[stream] = result
+    return reused
 
 
 def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] | None, val: np.ndarray,
@@ -421,6 +491,7 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
         "clips": {role: len(s.names) for role, s in data.sets.items()}, "scores": "softmax probabilities",
         "rows": table.to_dict(orient="records"), "searched_weights": searched,
         "train_time_s": {s: float(sum(row["epoch_time_s"] for row in r.history)) for s, r in results.items()},
+        "reused_from": {s: r.source for s, r in results.items() if r.source},
         "parameters_per_stream": parameter_counts(next(iter(results.values())).model)["total"] if results else 0,
     }
     save_atomic({"format": CHECKPOINT_FORMAT, "models": {s: r.model.state_dict() for s, r in results.items()},

@@ -218,3 +218,24 @@ def test_convert_ntu_folder_skips_bad_files_with_a_count(tmp_path: Path, caplog:
     assert data["split"]["xsub_train"] == ["S001C001P001R001A001", "S001C003P002R002A001"]
     assert data["split"]["xview_train"] == ["S001C002P003R001A002", "S001C003P002R002A001"]
     assert [r["label"] for r in data["annotations"]] == [0, 1, 0]
+
+
+def test_workbench_convert_writes_a_pyskl_file(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from workbench.cli import main
+
+    source = tmp_path / "kinetics"
+    source.mkdir()
+    for i, label in enumerate((3, 5)):
+        frames = [{"frame_index": t, "skeleton": [{"pose": [0.1 * t + i] * 36, "score": [0.5] * 18}]}
+                  for t in range(1, 6)]
+        (source / f"clip{i}.json").write_text(json.dumps({"data": frames, "label_index": label}))
+    out = tmp_path / "kinetics.pkl"
+    assert main(["convert", "kinetics", str(source), str(out), "--split", "val"]) == 0
+    assert "wrote 2 clips (val 2)" in capsys.readouterr().out
+    data = pyskl.load(out)
+    assert data["split"] == {"val": ["clip0", "clip1"]} and [r["label"] for r in data["annotations"]] == [3, 5]
+    np.testing.assert_allclose(data["annotations"][1]["keypoint"][0, 4], 1.5, rtol=1e-6)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["convert", "ntu", str(empty), str(tmp_path / "ntu.pkl")]) == 2
+    assert "empty: no *.skeleton files" in capsys.readouterr().err and not (tmp_path / "ntu.pkl").exists()

@@ -11,6 +11,7 @@ import torch
 
 from workbench import ensembles, metrics
 from workbench.data.skeleton_layouts import PENN13
+from workbench.errors import ConfigError
 from workbench.models.stgcn import STGCN, StgcnConfig, adjacency_subsets
 from workbench.studies import skeleton_ensembles as study
 
@@ -142,3 +143,19 @@ def test_pyskl_dataset_with_labels_beyond_num_classes(tmp_path: Path) -> None:
     cfg = study.Config(dataset="pyskl", data_path=str(path), layout="coco17", num_classes=3)
     with pytest.raises(DataFormatError, match=r"d.pkl: record 0 \(a\): label 5 out of range \[0, 3\)"):
         study.load_data(cfg)
+
+
+def test_random_temporal_crops_vary_training_clips_only() -> None:
+    base = dict(synthetic_clips={"train": 2, "val": 1, "test": 1}, clip_len=12, base_channels=8, stages=1,
+                blocks_per_stage=1, epochs=1, batch_size=8, warmup_epochs=0, progress=False)
+    fixed, cropped = study.load_data(study.Config(**base)), study.load_data(study.Config(**base, train_samplings=3))
+    clips = cropped.sets["train"].clips
+    assert clips.shape == (3, 20, 2, 12, 25, 3)
+    assert not torch.equal(clips[0], clips[1]) and not torch.equal(clips[0], fixed.sets["train"].clips[0])
+    for role in ("val", "test"):
+        torch.testing.assert_close(cropped.sets[role].clips, fixed.sets[role].clips)
+    torch.testing.assert_close(study.load_data(study.Config(**base, train_samplings=3)).sets["train"].clips, clips)
+    result = study.run_stream(study.Config(**base, train_samplings=3), cropped, "j")
+    assert len(result.history) == 1 and np.isfinite(result.history[0]["train_loss"])
+    with pytest.raises(ConfigError, match="train_samplings"):
+        study.Config.from_mapping({"train_samplings": 0})

@@ -8,7 +8,7 @@ import torch
 
 from workbench.data import skeleton_augment as aug
 from workbench.data.skeleton_layouts import NTU25, PENN13, Layout
-from workbench.data.skeleton_streams import make_stream, motion, normalise, sample_indices
+from workbench.data.skeleton_streams import make_stream, motion, normalise, random_sample_indices, sample_indices
 
 # a chain 0 <- 1 <- 2 <- 3 plus 4 attached to 1: depth 3
 CHAIN = Layout("chain", ("root", "a", "b", "c", "L-x"), (-1, 0, 1, 2, 1), (), ((1,), (2,), (3,), (4,)), (0,))
@@ -54,6 +54,31 @@ def test_sample_indices() -> None:
     assert sample_indices(10, 5).tolist() == [1, 3, 5, 7, 9]
     assert sample_indices(10, 5, clip=0, num_clips=2).tolist() == [0, 2, 4, 6, 8]
     assert sample_indices(3, 6).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_random_crops_take_one_frame_per_segment() -> None:
+    rng = np.random.default_rng(0)
+    crops = np.stack([random_sample_indices(100, 8, rng) for _ in range(200)])
+    segment = np.arange(8) * 100 / 8
+    assert (crops >= np.floor(segment)).all() and (crops < np.ceil(segment + 12.5)).all()
+    assert (np.diff(crops, axis=1) >= 0).all()
+    assert len({tuple(c) for c in crops}) > 150  # random, not the fixed middle of each segment
+    assert abs(crops.mean(axis=0) - (segment + 6)).max() < 1.0  # uniform within each 12.5-frame segment
+    again = random_sample_indices(100, 8, np.random.default_rng(0))
+    np.testing.assert_array_equal(again, crops[0])
+    assert random_sample_indices(3, 6, rng).tolist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_pick_sampling_takes_one_whole_sampling_per_clip() -> None:
+    x = torch.arange(4 * 3, dtype=torch.float32).view(4, 3, 1, 1, 1, 1).expand(4, 3, 2, 5, 3, 2).clone()
+    picked = aug.pick_sampling(x, torch.Generator().manual_seed(1))
+    assert picked.shape == (4, 2, 5, 3, 2)
+    for n in range(4):
+        values = picked[n].unique()
+        assert len(values) == 1 and 3 * n <= values.item() < 3 * n + 3  # its own clip, one sampling
+    choices = torch.stack([aug.pick_sampling(x, torch.Generator().manual_seed(s))[:, 0, 0, 0, 0] % 3
+                           for s in range(30)])
+    assert set(choices.flatten().tolist()) == {0, 1, 2}
 
 
 def test_normalise_centres_scales_and_aligns() -> None:

@@ -23,6 +23,13 @@ def _chosen(n: int, prob: float, gen: torch.Generator | None) -> torch.Tensor:
     return torch.rand(n, generator=gen) < prob
 
 
+def pick_sampling(x: torch.Tensor, gen: torch.Generator | None = None) -> torch.Tensor:
+    """One of S temporal samplings per clip, chosen uniformly: ``x`` (N, S, M, T, V, C) ->
+    (N, M, T, V, C) with ``out[n] = x[n, s_n]``, ``s_n ~ U{0, ..., S - 1}``."""
+    choice = torch.randint(x.shape[1], (x.shape[0],), generator=gen).to(x.device)
+    return x[torch.arange(x.shape[0], device=x.device), choice]
+
+
 def flip(x: torch.Tensor, layout: Layout, prob: float, gen: torch.Generator | None = None) -> torch.Tensor:
     """With probability ``prob`` per clip: swap every left/right joint pair and mirror x (x -> -x)."""
     pick = _chosen(x.shape[0], prob, gen).to(x.device)

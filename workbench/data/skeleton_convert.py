@@ -6,7 +6,8 @@ NTU splits: ``xsub_train`` / ``xsub_val`` (the official cross-subject performers
 named ``split``. Penn Action: the official ``train`` / ``test`` split. Unreadable files are skipped,
 each with a log line, and the count is reported.
 
-Command line: ``python -m workbench.data.skeleton_convert {ntu,kinetics,penn} SOURCE OUT.pkl``.
+Command line: ``workbench convert {ntu,kinetics,penn} SOURCE OUT.pkl`` (or
+``python -m workbench.data.skeleton_convert`` with the same arguments).
 """
 
 from __future__ import annotations
@@ -56,23 +57,34 @@ def convert(kind: str, source: str | Path, split: str = "train") -> dict:
     return pyskl.make_dataset(records, ntu_splits(names) if kind == "ntu" else {split: names})
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("kind", choices=["ntu", "kinetics", "penn"])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command-line options of a conversion (``workbench convert`` and ``python -m``)."""
+    parser.add_argument("kind", choices=["ntu", "kinetics", "penn"], help="format of the input files")
     parser.add_argument("source", type=Path, help="folder of input files")
     parser.add_argument("out", type=Path, help="the .pkl to write")
     parser.add_argument("--split", default="train", help="kinetics: the split name of every file")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    try:
-        data = convert(args.kind, args.source, args.split)
-        pyskl.save(args.out, data)
-    except WorkbenchError as exc:
-        print(f"skeleton_convert: error: {exc}", file=sys.stderr)
-        return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert ``args.source`` and write ``args.out``; prints the clip count per split. Raises
+    :class:`WorkbenchError` on unreadable input (nothing is written then)."""
+    data = convert(args.kind, args.source, args.split)
+    pyskl.save(args.out, data)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data["split"].items())
     print(f"wrote {len(data['annotations'])} clips ({sizes}) to {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    try:
+        return run(args)
+    except WorkbenchError as exc:
+        print(f"skeleton_convert: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

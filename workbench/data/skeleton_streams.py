@@ -31,6 +31,17 @@ def sample_indices(total: int, length: int, clip: int = 0, num_clips: int = 1) -
     return np.minimum(position.astype(np.int64), total - 1)
 
 
+def random_sample_indices(total: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """A random temporal crop, frame indices (length,): the ``total`` frames are cut into ``length``
+    equal segments and a uniformly random frame of each is taken,
+    ``index_i = floor((i + u_i) * total / length)`` with ``u_i ~ U[0, 1)`` (non-decreasing; frames
+    repeat when ``total < length``)."""
+    if total < 1 or length < 1:
+        raise ConfigError(f"cannot sample {length} frames from {total}")
+    position = (np.arange(length) + rng.random(length)) * total / length
+    return np.minimum(position.astype(np.int64), total - 1)
+
+
 def normalise(keypoint: np.ndarray, layout: Layout, img_shape: tuple[int, int] = (0, 0),
               view_align: bool = False) -> np.ndarray:
     """Centre a record's keypoints (M, T, V, C) on the body centre (mean of ``layout.center``) of the

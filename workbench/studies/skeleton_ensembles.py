@@ -23,7 +23,7 @@ from torch.utils.data import TensorDataset
 from workbench import ensembles, metrics
 from workbench.data import penn_action, penn_skeleton, pyskl, skeleton_augment, synthetic_actions
 from workbench.data.skeleton_layouts import Layout, get_layout
-from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, sample_indices
+from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, random_sample_indices, sample_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
@@ -51,6 +51,9 @@ class Config(StudyConfig):
     (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
     ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
     and the weight search. ``max_per_class`` > 0 keeps only that many clips per class and split.
+    ``train_samplings`` > 1 turns on random temporal crops: each training clip keeps that many random
+    samplings (:func:`random_sample_indices`, drawn once from ``seed``) and every step trains on one
+    of them, chosen at random per clip (memory grows with the count); 1 keeps the fixed uniform one.
     ``stream_runs``: earlier run folders of this study whose trained streams are reused (models,
     histories and scores) instead of trained again, e.g. streams trained by parallel processes.
     """
@@ -68,6 +71,7 @@ class Config(StudyConfig):
     max_per_class: int = 0
     max_persons: int = 2
     clip_len: int = 64
+    train_samplings: int = 1
     test_clips: int = 1
     view_align: bool = False
     streams: list = field(default_factory=lambda: list(STREAMS))
@@ -117,8 +121,10 @@ class Config(StudyConfig):
             raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
         if not isinstance(self.stream_runs, list) or not all(isinstance(r, str) for r in self.stream_runs):
             raise ConfigError(f"stream_runs must be a list of run folders, got {self.stream_runs!r}")
-        if self.clip_len < 1 or self.test_clips < 1 or self.max_persons < 1 or not 0 <= self.val_fraction < 1:
-            raise ConfigError("clip_len, test_clips and max_persons must be >= 1 and val_fraction in [0, 1)")
+        if min(self.clip_len, self.train_samplings, self.test_clips, self.max_persons) < 1 \
+                or not 0 <= self.val_fraction < 1:
+            raise ConfigError("clip_len, train_samplings, test_clips and max_persons must be >= 1 and val_fraction "
+                              "in [0, 1)")
 
 
 def apply_threads(cfg: Config) -> None:
@@ -130,7 +136,8 @@ def apply_threads(cfg: Config) -> None:
 @dataclass
 class ClipSet:
     """One split, preprocessed: ``clips`` (num_clips, N, M, T, V, C) normalised joints (clip i is
-    the i-th temporal sampling, see :func:`sample_indices`), ``labels`` (N,) int64."""
+    the i-th temporal sampling, see :func:`sample_indices`, or a random crop of the training split with
+    ``train_samplings`` > 1, see :func:`random_sample_indices`), ``labels`` (N,) int64."""
 
     names: list[str]
     labels: torch.Tensor
@@ -197,7 +204,10 @@ def _limit(records: list[dict], per_class: int) -> list[dict]:
     return kept
 
 
-def _clip_set(records: list[dict], layout: Layout, cfg: Config, persons: int, num_clips: int) -> ClipSet:
+def _clip_set(records: list[dict], layout: Layout, cfg: Config, persons: int, num_clips: int,
+              rng: np.random.Generator | None = None) -> ClipSet:
+    """``num_clips`` temporal samplings per record: evenly placed (:func:`sample_indices`), or random
+    crops drawn from ``rng`` when it is given."""
     channels = records[0]["keypoint"].shape[-1]
     clips = np.zeros((num_clips, len(records), persons, cfg.clip_len, layout.num_joints, channels), np.float32)
     for n, r in enumerate(records):
@@ -206,7 +216,8 @@ def _clip_set(records: list[dict], layout: Layout, cfg: Config, persons: int, nu
                               f"has {layout.num_joints} joints and the data {channels} coordinates")
         x = normalise(r["keypoint"][:persons], layout, r.get("img_shape", (0, 0)), cfg.view_align)
         for c in range(num_clips):
-            index = sample_indices(x.shape[1], cfg.clip_len, c, num_clips)
+            index = (random_sample_indices(x.shape[1], cfg.clip_len, rng) if rng is not None
+                     else sample_indices(x.shape[1], cfg.clip_len, c, num_clips))
             clips[c, n, : x.shape[0]] = x[:, index]
     labels = torch.tensor([r["label"] for r in records], dtype=torch.long)
     return ClipSet([r["frame_dir"] for r in records], labels, torch.from_numpy(clips))
@@ -236,8 +247,9 @@ def load_data(cfg: Config) -> SkeletonData:
     if empty:
         raise ConfigError(f"{source}: split(s) {', '.join(empty)} are empty")
     persons = min(cfg.max_persons, max(r["keypoint"].shape[0] for recs in records.values() for r in recs))
-    sets = {role: _clip_set(recs, layout, cfg, persons, 1 if role == "train" else cfg.test_clips)
-            for role, recs in records.items()}
+    crops = np.random.default_rng(cfg.seed) if cfg.train_samplings > 1 else None
+    sets = {role: _clip_set(recs, layout, cfg, persons, cfg.train_samplings, crops) if role == "train"
+            else _clip_set(recs, layout, cfg, persons, cfg.test_clips) for role, recs in records.items()}
     return SkeletonData(layout, class_names, sets, source)
 
 
@@ -258,9 +270,12 @@ def soft_cross_entropy(logits: torch.Tensor, target: torch.Tensor, smoothing: fl
 
 def augment(x: torch.Tensor, y: torch.Tensor, cfg: Config, layout: Layout,
             num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """The configured training augmentations of joints ``x`` (N, M, T, V, C) and labels ``y`` (N,):
-    flip, part drop, then mixup (blend) or segment swap; returns the joints and soft labels (N, K)."""
+    """The configured training augmentations of joints ``x`` (N, S, M, T, V, C), S temporal samplings
+    per clip, and labels ``y`` (N,): a random sampling per clip (random temporal crop, when S > 1), flip,
+    part drop, then mixup (blend) or segment swap; returns the joints (N, M, T, V, C) and soft labels
+    (N, K)."""
     soft = F.one_hot(y, num_classes).to(x.dtype)
+    x = skeleton_augment.pick_sampling(x) if x.shape[1] > 1 else x[:, 0]
     x = skeleton_augment.flip(x, layout, cfg.flip_prob)
     x = skeleton_augment.part_drop(x, layout, cfg.part_drop_prob)
     if cfg.mixup == "blend":
@@ -312,7 +327,7 @@ def train_stream(cfg: Config, data: SkeletonData, stream: str,
         resume=cfg.resume, progress=cfg.progress,
     )
     trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
-    history = trainer.fit(TensorDataset(train.clips[0], train.labels))
+    history = trainer.fit(TensorDataset(train.clips.transpose(0, 1), train.labels))
     return model, [{"stream": stream, **row} for row in history]
 
 

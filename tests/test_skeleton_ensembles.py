@@ -84,6 +84,9 @@ def test_weight_search_never_looks_at_test() -> None:
     assert searched_row["val top-1 (%)"] == max(
         metrics.top_k_accuracy(ensembles.fuse(val, dict(zip(streams, w, strict=True)), streams), val_labels)
         for w in np.ndindex(3, 3, 3, 3) if any(w))
+    assert searched_row["streams"] == 4
+    assert searched_row["streams used"] == sum(w != 0 for w in tables[0][1]["4"].values())
+    assert list(rows["streams used"][:5]) == [1, 1, 1, 1, 4]
 
 
 def test_adjacency_columns_average_and_backbone_shapes() -> None:

@@ -418,7 +418,8 @@ def reused_streams(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
 def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] | None, val: np.ndarray,
          val_labels: torch.Tensor, test: np.ndarray, test_labels: torch.Tensor) -> dict[str, Any]:
     m = metrics.classification_metrics(test, test_labels)
-    return {"model": name, "streams": len(streams), "fusion": fusion,
+    used = sum(1 for s in streams if weights[s] != 0) if weights else len(streams)
+    return {"model": name, "streams": len(streams), "streams used": used, "fusion": fusion,
             "weights": ", ".join(f"{s}:{weights[s]:g}" for s in streams) if weights else "",
             "val top-1 (%)": metrics.top_k_accuracy(val, val_labels, 1), "top-1 (%)": m["top1"],
             "top-5 (%)": m["top5"], "mean class (%)": m["mean_class"]}
@@ -426,9 +427,11 @@ def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] |
 
 def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Config) -> tuple[pd.DataFrame, dict]:
     """One row per single stream and per ensemble of ``cfg.ensembles`` (fixed ``cfg.fusion_weights``
-    and weights searched on the validation split), with test top-1 / top-5 / mean class accuracy (%)
-    and validation top-1 (%). Returns the table and the searched weights per ensemble. Ensembles
-    naming an untrained stream are skipped with a log line."""
+    and weights searched on the validation split), with test top-1 / top-5 / mean class accuracy (%),
+    validation top-1 (%), and the ensemble's stream count and how many of them have a non-zero weight
+    (``streams used``: a searched ensemble may keep fewer when validation cannot separate them).
+    Returns the table and the searched weights per ensemble. Ensembles naming an untrained stream are
+    skipped with a log line."""
     val_labels, test_labels = data.sets["val"].labels, data.sets["test"].labels
     val = {s: r.val_scores for s, r in results.items()}
     test = {s: r.test_scores for s, r in results.items()}

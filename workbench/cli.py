@@ -131,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert = sub.add_parser("convert", help="convert NTU .skeleton, Kinetics-Skeleton JSON or Penn Action labels "
                              "into one PYSKL .pkl for the skeleton study")
     skeleton_convert.add_arguments(convert)
-    convert.set_defaults(func=cmd_convert)
+    convert.set_defaults(func=skeleton_convert.run)
     lb = sub.add_parser("leaderboard", help="one table per study of every completed run in outputs/")
     lb.add_argument("--outputs", metavar="DIR", help="folder to scan (default: outputs/ or $WORKBENCH_OUTPUTS)")
     lb.add_argument("--study", help="only this study")
@@ -140,13 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--json", action="store_true", help="print the tables and skipped folders as JSON")
     lb.set_defaults(func=cmd_leaderboard)
     return parser
-
-
-def cmd_convert(args: argparse.Namespace) -> int:
-    import logging
-
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    return skeleton_convert.run(args)
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

@@ -67,7 +67,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Convert ``args.source`` and write ``args.out``; prints the clip count per split. Raises
-    :class:`WorkbenchError` on unreadable input (nothing is written then)."""
+    :class:`WorkbenchError` on unreadable input (nothing is written then). Skipped files are logged
+    as warnings on standard error."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     data = convert(args.kind, args.source, args.split)
     pyskl.save(args.out, data)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data["split"].items())
@@ -79,7 +81,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
     try:
         return run(args)
     except WorkbenchError as exc:

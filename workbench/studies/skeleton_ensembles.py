@@ -50,7 +50,10 @@ class Config(StudyConfig):
     ``penn_action`` (``data_path`` a labels folder, default the shared copy) or ``pyskl``
     (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
     ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
-    and the weight search. ``max_per_class`` > 0 keeps only that many clips per class and split.
+    and the weight search; with ``val_folds`` K >= 2 the held-out part is instead fold ``val_fold``
+    of a stratified K-way partition of the training split (:func:`fold_holdout`), so K runs with
+    ``val_fold`` 0 .. K-1 score every training clip once and ``fold_runs`` can fuse them.
+    ``max_per_class`` > 0 keeps only that many clips per class and split.
     ``train_samplings`` > 1 turns on random temporal crops: each training clip keeps that many random
     samplings (:func:`random_sample_indices`, drawn once from ``seed``) and every step trains on one
     of them, chosen at random per clip (memory grows with the count); 1 keeps the fixed uniform one.
@@ -68,6 +71,8 @@ class Config(StudyConfig):
     val_split: str = "val"
     test_split: str = "test"
     val_fraction: float = 0.1
+    val_folds: int = 0
+    val_fold: int = 0
     max_per_class: int = 0
     max_persons: int = 2
     clip_len: int = 64
@@ -125,6 +130,9 @@ class Config(StudyConfig):
                 or not 0 <= self.val_fraction < 1:
             raise ConfigError("clip_len, train_samplings, test_clips and max_persons must be >= 1 and val_fraction "
                               "in [0, 1)")
+        if self.val_folds == 1 or self.val_folds < 0 or not 0 <= self.val_fold < max(self.val_folds, 1):
+            raise ConfigError(f"val_folds must be 0 (off) or >= 2 and val_fold in 0 .. val_folds - 1, got val_folds "
+                              f"{self.val_folds}, val_fold {self.val_fold}")
 
 
 def apply_threads(cfg: Config) -> None:
@@ -192,6 +200,22 @@ def _holdout(names: list[str], labels: list[int], fraction: float, seed: int) ->
     return [n for n in names if n not in held], [n for n in names if n in held]
 
 
+def fold_holdout(names: list[str], labels: list[int], folds: int, fold: int,
+                 seed: int) -> tuple[list[str], list[str]]:
+    """Stratified K-fold split of a split's names into (kept, fold ``fold`` held out), K = ``folds``.
+    Each class's clips, shuffled with ``seed``, are dealt to the folds in turn, continuing from where
+    the previous class stopped, so every clip is in exactly one fold, class counts per fold differ by
+    at most one and fold sizes by at most one."""
+    rng = np.random.default_rng(seed)
+    held: set[str] = set()
+    start = 0
+    for label in sorted(set(labels)):
+        members = rng.permutation([n for n, y in zip(names, labels, strict=True) if y == label]).tolist()
+        held.update(n for i, n in enumerate(members) if (start + i) % folds == fold)
+        start = (start + len(members)) % folds
+    return [n for n in names if n not in held], [n for n in names if n in held]
+
+
 def _limit(records: list[dict], per_class: int) -> list[dict]:
     if per_class <= 0:
         return records
@@ -236,7 +260,9 @@ def load_data(cfg: Config) -> SkeletonData:
             raise ConfigError(f"{source} has no split {role!r}; splits: {', '.join(splits) or 'none'}")
     if cfg.val_split not in splits:
         train_names = splits[cfg.train_split]
-        kept, held = _holdout(train_names, [by_name[n]["label"] for n in train_names], cfg.val_fraction, cfg.seed)
+        train_labels = [by_name[n]["label"] for n in train_names]
+        kept, held = (fold_holdout(train_names, train_labels, cfg.val_folds, cfg.val_fold, cfg.seed) if cfg.val_folds
+                      else _holdout(train_names, train_labels, cfg.val_fraction, cfg.seed))
         if not held:
             raise ConfigError(f"{source} has no split {cfg.val_split!r} and val_fraction {cfg.val_fraction} holds "
                               "nothing out; the weight search needs a validation split")
@@ -301,10 +327,12 @@ def predict_scores(model: torch.nn.Module, clips: ClipSet, stream: str, layout: 
 
 def train_stream(cfg: Config, data: SkeletonData, stream: str,
                  checkpoint_path: str | Path | None = None) -> tuple[torch.nn.Module, list[dict]]:
-    """Train one classifier on ``stream``; validation loss and top-1 (%) are logged every epoch.
+    """Train one classifier on ``stream``; validation loss and top-1 (%) of the first temporal clip
+    per video (the learning curve; the final scores average all ``test_clips``) are logged every epoch.
     Returns the model (last epoch's weights) and the history."""
     model = make_model(cfg, data)
-    train, val = data.sets["train"], data.sets["val"]
+    train, full_val = data.sets["train"], data.sets["val"]
+    val = ClipSet(full_val.names, full_val.labels, full_val.clips[:1])
     layout, k = data.layout, data.num_classes
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
@@ -353,8 +381,8 @@ def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None
 
 
 SAME_DATA_OPTIONS = ("dataset", "data_path", "layout", "num_classes", "synthetic_clips", "train_split", "val_split",
-                     "test_split", "val_fraction", "max_per_class", "max_persons", "clip_len", "test_clips",
-                     "view_align", "bone_order", "model", "seed")
+                     "test_split", "val_fraction", "val_folds", "val_fold", "max_per_class", "max_persons", "clip_len",
+                     "test_clips", "view_align", "bone_order", "model", "seed")
 """Options a reused run must share with this one: they fix the clips, their order and the scores."""
 
 

@@ -50,9 +50,12 @@ class Config(StudyConfig):
     ``penn_action`` (``data_path`` a labels folder, default the shared copy) or ``pyskl``
     (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
     ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
-    and the weight search; with ``val_folds`` K >= 2 the held-out part is instead fold ``val_fold``
-    of a stratified K-way partition of the training split (:func:`fold_holdout`), so K runs with
-    ``val_fold`` 0 .. K-1 score every training clip once and ``fold_runs`` can fuse them.
+    and the weight search; with ``val_folds`` K >= 2 the validation split is instead fold ``val_fold``
+    of a stratified K-way partition of the training and validation splits pooled
+    (:func:`fold_holdout`), so K runs with ``val_fold`` 0 .. K-1 score every pooled clip once.
+    ``fold_runs``: those K run folders; the run trains nothing and cross-validates their streams
+    (:func:`load_fold_runs`): out-of-fold validation scores for the weight search, fold-averaged test
+    scores.
     ``max_per_class`` > 0 keeps only that many clips per class and split.
     ``train_samplings`` > 1 turns on random temporal crops: each training clip keeps that many random
     samplings (:func:`random_sample_indices`, drawn once from ``seed``) and every step trains on one
@@ -81,6 +84,7 @@ class Config(StudyConfig):
     view_align: bool = False
     streams: list = field(default_factory=lambda: list(STREAMS))
     stream_runs: list = field(default_factory=list)
+    fold_runs: list = field(default_factory=list)
     bone_order: int = 2
     base_channels: int = 32
     stages: int = 3
@@ -124,8 +128,13 @@ class Config(StudyConfig):
             raise ConfigError(f"unknown stream(s) {unknown}; choose from {', '.join(STREAMS)}")
         if self.mixup not in ("none", "blend", "swap"):
             raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
-        if not isinstance(self.stream_runs, list) or not all(isinstance(r, str) for r in self.stream_runs):
-            raise ConfigError(f"stream_runs must be a list of run folders, got {self.stream_runs!r}")
+        for name in ("stream_runs", "fold_runs"):
+            runs = getattr(self, name)
+            if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+                raise ConfigError(f"{name} must be a list of run folders, got {runs!r}")
+        if self.fold_runs and (self.stream_runs or len(self.fold_runs) != self.val_folds):
+            raise ConfigError(f"fold_runs lists {len(self.fold_runs)} runs: it needs val_folds equal to that count "
+                              f"(got {self.val_folds}) and no stream_runs")
         if min(self.clip_len, self.train_samplings, self.test_clips, self.max_persons) < 1 \
                 or not 0 <= self.val_fraction < 1:
             raise ConfigError("clip_len, train_samplings, test_clips and max_persons must be >= 1 and val_fraction "
@@ -248,7 +257,8 @@ def _clip_set(records: list[dict], layout: Layout, cfg: Config, persons: int, nu
 
 
 def load_data(cfg: Config) -> SkeletonData:
-    """Load, split and preprocess the configured data set (see :class:`Config`)."""
+    """Load, split and preprocess the configured data set (see :class:`Config`). With ``fold_runs``
+    the validation split is every pooled clip of the K folds (each scored out of fold)."""
     data, layout, class_names, source = _raw_dataset(cfg)
     by_name = {r["frame_dir"]: r for r in data["annotations"]}
     for r in data["annotations"]:
@@ -258,7 +268,12 @@ def load_data(cfg: Config) -> SkeletonData:
     for role in (cfg.train_split, cfg.test_split):
         if role not in splits:
             raise ConfigError(f"{source} has no split {role!r}; splits: {', '.join(splits) or 'none'}")
-    if cfg.val_split not in splits:
+    if cfg.val_folds:
+        pool = list(splits[cfg.train_split]) + list(splits.get(cfg.val_split, []))
+        splits[cfg.train_split], splits[cfg.val_split] = (
+            (pool, pool) if cfg.fold_runs
+            else fold_holdout(pool, [by_name[n]["label"] for n in pool], cfg.val_folds, cfg.val_fold, cfg.seed))
+    elif cfg.val_split not in splits:
         train_names = splits[cfg.train_split]
         train_labels = [by_name[n]["label"] for n in train_names]
         kept, held = (fold_holdout(train_names, train_labels, cfg.val_folds, cfg.val_fold, cfg.seed) if cfg.val_folds
@@ -361,10 +376,11 @@ def train_stream(cfg: Config, data: SkeletonData, stream: str,
 
 @dataclass
 class StreamResult:
-    """A trained stream: model, history, softmax scores (N, K) on the validation and test splits, and
-    ``source``, the run folder it was reused from (empty when trained in this run)."""
+    """A trained stream: model (None for a cross-validated stream, whose models stay in the fold
+    runs), history, softmax scores (N, K) on the validation and test splits, and ``source``, the run
+    folder(s) it was reused from (empty when trained in this run)."""
 
-    model: torch.nn.Module
+    model: torch.nn.Module | None
     history: list[dict]
     val_scores: np.ndarray
     test_scores: np.ndarray
@@ -398,10 +414,7 @@ def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict
     if differ:
         raise ConfigError(f"{folder}: cannot reuse its streams, it was run with " + ", ".join(differ))
     scores = _load_scores(folder / "scores.npz", data)
-    try:
-        history = pd.read_csv(folder / "history.csv").to_dict(orient="records")
-    except (OSError, ValueError) as exc:
-        raise DataFormatError(folder / "history.csv", f"cannot read the training history ({exc})") from None
+    history = _read_history(folder)
     wanted = [s for s in cfg.streams if s in models]
     missing = [f"{role}_{s}" for s in wanted for role in ("val", "test") if f"{role}_{s}" not in scores]
     if missing:
@@ -410,29 +423,93 @@ def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict
                             scores[f"test_{s}"], str(folder)) for s in wanted}
 
 
-def _load_scores(path: Path, data: SkeletonData) -> dict[str, np.ndarray]:
+def _read_history(folder: Path) -> list[dict]:
+    try:
+        return pd.read_csv(folder / "history.csv").to_dict(orient="records")
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(folder / "history.csv", f"cannot read the training history ({exc})") from None
+
+
+def _read_scores(path: Path, num_classes: int) -> dict[str, np.ndarray]:
+    """A run's ``scores.npz``, checked for clip names, labels and (N, K) score shapes per split."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             scores = {name: archive[name] for name in archive.files}
     except (OSError, ValueError, EOFError) as exc:
         raise DataFormatError(path, f"cannot read the scores ({exc})") from None
     for role in ("val", "test"):
-        clips = data.sets[role]
         names, labels = scores.get(f"{role}_names"), scores.get(f"{role}_labels")
         if names is None or labels is None:
             raise DataFormatError(path, f"no {role}_names / {role}_labels (written by an older version)")
-        if names.tolist() != clips.names or not np.array_equal(labels, clips.labels.numpy()):
-            raise DataFormatError(path, f"its {role} clips or labels differ from this run's {role} split")
         for key, value in scores.items():
-            if key.startswith(f"{role}_") and value.ndim == 2 and value.shape != (len(names), data.num_classes):
-                raise DataFormatError(path, f"{key} has shape {value.shape}, expected ({len(names)}, "
-                                      f"{data.num_classes})")
+            if key.startswith(f"{role}_") and value.ndim == 2 and value.shape != (len(names), num_classes):
+                raise DataFormatError(path, f"{key} has shape {value.shape}, expected ({len(names)}, {num_classes})")
     return scores
+
+
+def _load_scores(path: Path, data: SkeletonData) -> dict[str, np.ndarray]:
+    scores = _read_scores(path, data.num_classes)
+    for role in ("val", "test"):
+        clips = data.sets[role]
+        if scores[f"{role}_names"].tolist() != clips.names or not np.array_equal(scores[f"{role}_labels"],
+                                                                                  clips.labels.numpy()):
+            raise DataFormatError(path, f"its {role} clips or labels differ from this run's {role} split")
+    return scores
+
+
+def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
+    """Cross-validated streams from the K runs of ``cfg.fold_runs``, one per ``val_fold`` 0 .. K-1,
+    each with this run's data options otherwise. A stream's validation scores are out of fold: every
+    clip of this run's validation split (all K folds) is scored by the fold model that did not train
+    on it. Its test scores are the fold mean ``p = (1/K) sum_k p_k`` of the K models' softmax scores.
+    Histories gain a ``fold`` column; models stay in the fold runs (``model`` None). Raises
+    :class:`ConfigError` when the runs are not the K folds of this configuration or lack a stream,
+    :class:`DataFormatError` when their scores are not for this run's clips."""
+    val, test = data.sets["val"], data.sets["test"]
+    row_of = {name: i for i, name in enumerate(val.names)}
+    shape = (len(val.names), data.num_classes)
+    oof = {s: np.full(shape, np.nan) for s in cfg.streams}
+    test_sum = {s: np.zeros((len(test.names), data.num_classes)) for s in cfg.streams}
+    histories: dict[str, list[dict]] = {s: [] for s in cfg.streams}
+    folds: dict[int, Path] = {}
+    for folder in map(Path, cfg.fold_runs):
+        run_cfg, _ = load_checkpoint(folder / "checkpoint.pt")
+        differ = [f"{k} {getattr(run_cfg, k)!r} (here {getattr(cfg, k)!r})" for k in SAME_DATA_OPTIONS
+                  if k != "val_fold" and getattr(run_cfg, k) != getattr(cfg, k)]
+        if differ:
+            raise ConfigError(f"{folder}: not a fold of this configuration, it was run with " + ", ".join(differ))
+        if run_cfg.val_fold in folds:
+            raise ConfigError(f"{folds[run_cfg.val_fold]} and {folder} both hold out fold {run_cfg.val_fold}")
+        folds[run_cfg.val_fold] = folder
+        path = folder / "scores.npz"
+        scores = _read_scores(path, data.num_classes)
+        if scores["test_names"].tolist() != test.names or not np.array_equal(scores["test_labels"],
+                                                                             test.labels.numpy()):
+            raise DataFormatError(path, "its test clips or labels differ from this run's test split")
+        rows = [row_of.get(name, -1) for name in scores["val_names"].tolist()]
+        if -1 in rows or not np.array_equal(scores["val_labels"], val.labels.numpy()[rows]):
+            raise DataFormatError(path, "its validation clips or labels are not in this run's folds")
+        missing = [s for s in cfg.streams if f"val_{s}" not in scores or f"test_{s}" not in scores]
+        if missing:
+            raise ConfigError(f"{folder}: no scores for stream(s) {', '.join(missing)}; train them in every fold run")
+        history = _read_history(folder)
+        for s in cfg.streams:
+            oof[s][rows] = scores[f"val_{s}"]
+            test_sum[s] += scores[f"test_{s}"]
+            histories[s] += [{**row, "fold": run_cfg.val_fold} for row in history if row.get("stream") == s]
+    uncovered = int(np.isnan(oof[cfg.streams[0]][:, 0]).sum())
+    if uncovered:
+        raise ConfigError(f"fold_runs leave {uncovered} validation clips unscored; list one run per fold")
+    source = ", ".join(cfg.fold_runs)
+    return {s: StreamResult(None, histories[s], oof[s], test_sum[s] / len(folds), source) for s in cfg.streams}
 
 
 def reused_streams(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
     """The streams of ``cfg.streams`` found in the runs of ``cfg.stream_runs`` (see
-    :func:`load_stream_run`); a stream found in two runs is a :class:`ConfigError`."""
+    :func:`load_stream_run`), or all of them cross-validated from ``cfg.fold_runs`` (see
+    :func:`load_fold_runs`); a stream found in two runs is a :class:`ConfigError`."""
+    if cfg.fold_runs:
+        return load_fold_runs(cfg, data)
     reused: dict[str, StreamResult] = {}
     for folder in cfg.stream_runs:
         for stream, result in load_stream_run(folder, cfg, data).items():
@@ -495,9 +572,10 @@ def largest_ensemble_scores(results: dict[str, StreamResult], cfg: Config) -> tu
 
 def history_frame(results: dict[str, StreamResult]) -> pd.DataFrame:
     """One row per epoch: ``epoch`` and ``<stream> <column>`` for every history column of every stream
-    (train_loss, val_loss, val_top1 (%), lr, ...), for :func:`workbench.viz.curves.learning_curves`."""
-    frames = [pd.DataFrame(r.history).drop(columns=["stream"]).set_index("epoch").add_prefix(f"{s} ")
-              for s, r in results.items() if r.history]
+    (train_loss, val_loss, val_top1 (%), lr, ...; the mean over folds for cross-validated streams), for
+    :func:`workbench.viz.curves.learning_curves`."""
+    frames = [pd.DataFrame(r.history).drop(columns=["stream", "fold"], errors="ignore").groupby("epoch").mean()
+              .add_prefix(f"{s} ") for s, r in results.items() if r.history]
     if not frames:
         return pd.DataFrame({"epoch": []})
     return pd.concat(frames, axis=1).reset_index()
@@ -531,6 +609,7 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
     ``val_<stream>``, ``test_<stream>``, the labels ``val_labels``, ``test_labels`` and the clip names
     ``val_names``, ``test_names``, in the same order)."""
     history = [row for r in results.values() for row in r.history]
+    blank_model = make_model(cfg, data)
     summary: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "dataset": cfg.dataset, "source": data.source,
         "layout": data.layout.name, "classes": data.class_names, "device": str(resolve_device(cfg.device)),
@@ -538,10 +617,11 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
         "rows": table.to_dict(orient="records"), "searched_weights": searched,
         "train_time_s": {s: float(sum(row["epoch_time_s"] for row in r.history)) for s, r in results.items()},
         "reused_from": {s: r.source for s, r in results.items() if r.source},
-        "parameters_per_stream": parameter_counts(next(iter(results.values())).model)["total"] if results else 0,
+        "parameters_per_stream": parameter_counts(blank_model)["total"],
     }
-    save_atomic({"format": CHECKPOINT_FORMAT, "models": {s: r.model.state_dict() for s, r in results.items()},
-                 "model_config": next(iter(results.values())).model.config_dict() if results else {},
+    save_atomic({"format": CHECKPOINT_FORMAT,
+                 "models": {s: r.model.state_dict() for s, r in results.items() if r.model is not None},
+                 "model_config": blank_model.config_dict(),
                  "study_config": asdict(cfg), "class_names": data.class_names}, folder / "checkpoint.pt")
     arrays = {f"{role}_{s}": getattr(r, f"{role}_scores") for s, r in results.items() for role in ("val", "test")}
     names = {f"{role}_names": np.array(data.sets[role].names, dtype=str) for role in ("val", "test")}
@@ -566,6 +646,9 @@ def load_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.nn.Module
         cfg = Config(**{k: v for k, v in state["study_config"].items() if k in names})
     except (TypeError, ValueError) as exc:
         raise CheckpointError(path, f"its study_config is not valid ({exc})") from None
+    if not state["models"] and state["study_config"].get("fold_runs"):
+        raise CheckpointError(path, "a cross-validated run keeps no models; use its fold runs' checkpoints: "
+                              + ", ".join(map(str, state["study_config"]["fold_runs"])))
     options = dict(state["model_config"])
     models = {}
     for stream, weights in state["models"].items():

@@ -49,6 +49,23 @@ def test_round_trip_and_participant(tmp_path: Path) -> None:
     assert qub_pheo.read_clip(_clip(tmp_path), participant=55).participant == 55
 
 
+def test_writing_a_clip_another_process_is_writing_does_not_collide(tmp_path: Path) -> None:
+    """Ranks of a distributed run generate the same clips at once: a write must not wait on, or clobber,
+    the other process's unfinished file, and leaves no temporary file behind."""
+    target = tmp_path / "p07-test.h5"
+    others = [target.with_name(f".{target.name}.tmp"), target.with_name(f".{target.name}.99999999.tmp")]
+    handles = [h5py.File(other, "w") for other in others]
+    try:
+        assert qub_pheo.read_clip(_clip(tmp_path)).num_frames == 4
+    finally:
+        for handle in handles:
+            handle.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([target.name] + [o.name for o in others])
+    with pytest.raises(TypeError):
+        qub_pheo.write_clip(tmp_path / "bad.h5", object(), None, None, None)
+    assert not (tmp_path / "bad.h5").exists() and len(list(tmp_path.iterdir())) == 3
+
+
 @pytest.mark.parametrize(("change", "problem"), [
     ({"drop": "right_landmarks"}, "missing dataset 'right_landmarks'"),
     ({"norm_gaze": np.zeros((3, 2))}, "'norm_gaze' has 3 frames but left_landmarks has 4"),

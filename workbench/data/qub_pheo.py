@@ -23,7 +23,9 @@ from __future__ import annotations
 
 import csv
 import logging
+import os
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,20 +148,27 @@ def read_clip(path: str | Path, participant: int | None = None) -> HandClip:
 
 def write_clip(path: str | Path, left: np.ndarray, right: np.ndarray, gaze: np.ndarray, boxes: np.ndarray,
                surrogate: np.ndarray | None = None, timestamps: np.ndarray | None = None) -> Path:
-    """Write one clip in the QUB-PHEO layout (shapes as in :class:`HandClip`, boxes as ``bboxes``)."""
+    """Write one clip in the QUB-PHEO layout (shapes as in :class:`HandClip`, boxes as ``bboxes``),
+    atomically: through a temporary file private to this process, so processes writing the same clip at
+    once (the ranks of a distributed run generating the default data) do not collide."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with h5py.File(tmp, "w") as handle:
-        handle["left_landmarks"] = np.asarray(left, np.float32)
-        handle["right_landmarks"] = np.asarray(right, np.float32)
-        handle["norm_gaze"] = np.asarray(gaze, np.float32)
-        handle["bboxes"] = np.asarray(boxes, np.float32)
-        if surrogate is not None:
-            handle["surrogate_hands"] = np.asarray(surrogate, np.float32)
-        if timestamps is not None:
-            handle["timestamps"] = np.asarray(timestamps, np.float32)
-    tmp.replace(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        with h5py.File(tmp, "w") as handle:
+            handle["left_landmarks"] = np.asarray(left, np.float32)
+            handle["right_landmarks"] = np.asarray(right, np.float32)
+            handle["norm_gaze"] = np.asarray(gaze, np.float32)
+            handle["bboxes"] = np.asarray(boxes, np.float32)
+            if surrogate is not None:
+                handle["surrogate_hands"] = np.asarray(surrogate, np.float32)
+            if timestamps is not None:
+                handle["timestamps"] = np.asarray(timestamps, np.float32)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path
 
 

@@ -275,9 +275,7 @@ def load_data(cfg: Config) -> SkeletonData:
             else fold_holdout(pool, [by_name[n]["label"] for n in pool], cfg.val_folds, cfg.val_fold, cfg.seed))
     elif cfg.val_split not in splits:
         train_names = splits[cfg.train_split]
-        train_labels = [by_name[n]["label"] for n in train_names]
-        kept, held = (fold_holdout(train_names, train_labels, cfg.val_folds, cfg.val_fold, cfg.seed) if cfg.val_folds
-                      else _holdout(train_names, train_labels, cfg.val_fraction, cfg.seed))
+        kept, held = _holdout(train_names, [by_name[n]["label"] for n in train_names], cfg.val_fraction, cfg.seed)
         if not held:
             raise ConfigError(f"{source} has no split {cfg.val_split!r} and val_fraction {cfg.val_fraction} holds "
                               "nothing out; the weight search needs a validation split")
@@ -402,6 +400,13 @@ SAME_DATA_OPTIONS = ("dataset", "data_path", "layout", "num_classes", "synthetic
 """Options a reused run must share with this one: they fix the clips, their order and the scores."""
 
 
+def _differing_options(run_cfg: Config, cfg: Config, ignore: tuple[str, ...] = ()) -> list[str]:
+    """``"<option> <run's value> (here <this value>)"`` for each of :data:`SAME_DATA_OPTIONS` (less
+    ``ignore``) where an earlier run's configuration differs from this one."""
+    return [f"{k} {getattr(run_cfg, k)!r} (here {getattr(cfg, k)!r})" for k in SAME_DATA_OPTIONS
+            if k not in ignore and getattr(run_cfg, k) != getattr(cfg, k)]
+
+
 def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
     """The streams of ``cfg.streams`` trained by the run in ``folder`` (its ``checkpoint.pt``,
     ``history.csv`` and ``scores.npz``). Raises :class:`ConfigError` when the run used other data
@@ -409,8 +414,7 @@ def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict
     this run's validation and test clips, in the same order."""
     folder = Path(folder)
     run_cfg, models = load_checkpoint(folder / "checkpoint.pt")
-    differ = [f"{k} {getattr(run_cfg, k)!r} (here {getattr(cfg, k)!r})" for k in SAME_DATA_OPTIONS
-              if getattr(run_cfg, k) != getattr(cfg, k)]
+    differ = _differing_options(run_cfg, cfg)
     if differ:
         raise ConfigError(f"{folder}: cannot reuse its streams, it was run with " + ", ".join(differ))
     scores = _load_scores(folder / "scores.npz", data)
@@ -447,13 +451,16 @@ def _read_scores(path: Path, num_classes: int) -> dict[str, np.ndarray]:
     return scores
 
 
+def _check_same_clips(path: Path, scores: dict[str, np.ndarray], role: str, clips: ClipSet) -> None:
+    if scores[f"{role}_names"].tolist() != clips.names or not np.array_equal(scores[f"{role}_labels"],
+                                                                              clips.labels.numpy()):
+        raise DataFormatError(path, f"its {role} clips or labels differ from this run's {role} split")
+
+
 def _load_scores(path: Path, data: SkeletonData) -> dict[str, np.ndarray]:
     scores = _read_scores(path, data.num_classes)
     for role in ("val", "test"):
-        clips = data.sets[role]
-        if scores[f"{role}_names"].tolist() != clips.names or not np.array_equal(scores[f"{role}_labels"],
-                                                                                  clips.labels.numpy()):
-            raise DataFormatError(path, f"its {role} clips or labels differ from this run's {role} split")
+        _check_same_clips(path, scores, role, data.sets[role])
     return scores
 
 
@@ -474,8 +481,7 @@ def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
     folds: dict[int, Path] = {}
     for folder in map(Path, cfg.fold_runs):
         run_cfg, _ = load_checkpoint(folder / "checkpoint.pt")
-        differ = [f"{k} {getattr(run_cfg, k)!r} (here {getattr(cfg, k)!r})" for k in SAME_DATA_OPTIONS
-                  if k != "val_fold" and getattr(run_cfg, k) != getattr(cfg, k)]
+        differ = _differing_options(run_cfg, cfg, ignore=("val_fold",))
         if differ:
             raise ConfigError(f"{folder}: not a fold of this configuration, it was run with " + ", ".join(differ))
         if run_cfg.val_fold in folds:
@@ -483,9 +489,7 @@ def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
         folds[run_cfg.val_fold] = folder
         path = folder / "scores.npz"
         scores = _read_scores(path, data.num_classes)
-        if scores["test_names"].tolist() != test.names or not np.array_equal(scores["test_labels"],
-                                                                             test.labels.numpy()):
-            raise DataFormatError(path, "its test clips or labels differ from this run's test split")
+        _check_same_clips(path, scores, "test", test)
         rows = [row_of.get(name, -1) for name in scores["val_names"].tolist()]
         if -1 in rows or not np.array_equal(scores["val_labels"], val.labels.numpy()[rows]):
             raise DataFormatError(path, "its validation clips or labels are not in this run's folds")

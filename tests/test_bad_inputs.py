@@ -18,7 +18,17 @@ import scipy.io
 import torch
 from bad_input_counter import count
 
-from workbench.data import brace, kinetics_skeleton, ntu_skeleton, penn_action, penn_skeleton, pyskl, qub_pheo, somof
+from workbench.data import (
+    brace,
+    jhmdb,
+    kinetics_skeleton,
+    ntu_skeleton,
+    penn_action,
+    penn_skeleton,
+    pyskl,
+    qub_pheo,
+    somof,
+)
 from workbench.data.skeleton_convert import convert
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.errors import CheckpointError, DataFormatError
@@ -201,6 +211,22 @@ DATA_CASES: dict[str, dict[str, str]] = {
         "split_members_not_list.pkl": r"split 'train' must be a list of frame_dir names",
         "duplicate_frame_dir.pkl": r"frame_dir 'clip0' names more than one record",
     },
+    "jhmdb": {
+        "empty.pkl": r"not a JHMDB joint pickle \(EOFError",
+        "truncated.pkl": r"not a JHMDB joint pickle \(UnpicklingError",
+        "forbidden_global.pkl": r"refusing to load (posix|os)\.system",
+        "not_a_dict.pkl": r"expected a dict with keys 'pose' and 'label', found list",
+        "no_label.pkl": r"expected a dict with keys 'pose' and 'label', found \['pose'\]",
+        "pose_not_list.pkl": r"'pose' and 'label' must be lists",
+        "lengths_differ.pkl": r"'pose' holds 2 clips but 'label' 1 labels",
+        "no_clips.pkl": r"no clips",
+        "fourteen_joints.pkl": r"clip 0: pose has shape \(2, 14, 2\), expected \(T, 15, 2\)",
+        "three_coords.pkl": r"clip 0: pose has shape \(2, 15, 3\)",
+        "pose_nan.pkl": r"clip 0: pose: 1 NaN/inf value",
+        "pose_text.pkl": r"clip 0: pose must be numbers, found text",
+        "unknown_label.pkl": r"clip 0: unknown label 'moonwalk'",
+        "label_number.pkl": r"clip 0: unknown label 3",
+    },
 }
 """Per loader folder: each corpus entry (a file, or for SoMoF a split folder) and the problem its error states."""
 
@@ -217,6 +243,7 @@ DATA_LOADERS: dict[str, Callable[[Path], object]] = {
     "ntu_skeleton": _ntu,
     "kinetics_skeleton": kinetics_skeleton.json_record,
     "pyskl": pyskl.load,
+    "jhmdb": jhmdb.read_split_file,
 }
 
 UNREADABLE_CHECKPOINTS = {

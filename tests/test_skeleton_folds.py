@@ -157,3 +157,31 @@ def test_fold_scores_for_other_clips_are_refused(fold_runs: tuple[list[Path], Pa
     cfg, data = _fold_setup([runs[0], other])
     with pytest.raises(DataFormatError, match="scores.npz"):
         study.load_fold_runs(cfg, data)
+
+
+def test_every_fold_in_one_run_equals_the_fused_fold_runs(fold_runs: tuple[list[Path], Path],
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, fused = fold_runs
+    monkeypatch.setenv("WORKBENCH_OUTPUTS", str(tmp_path))
+    assert main(["run", "skeleton_ensembles", "--preset", "ci", "--quiet", "-p", "val_folds", "2",
+                 "-p", "val_fold", "-1"]) == 0
+    (run,) = (tmp_path / "skeleton_ensembles").iterdir()
+    one, cv = np.load(run / "scores.npz"), np.load(fused / "scores.npz")
+    assert one["val_names"].tolist() == cv["val_names"].tolist()
+    for stream in ("j", "b", "k", "jm", "bm", "km"):
+        np.testing.assert_allclose(one[f"val_{stream}"], cv[f"val_{stream}"], atol=1e-6)
+        np.testing.assert_allclose(one[f"test_{stream}"], cv[f"test_{stream}"], atol=1e-6)
+    history = pd.read_csv(run / "history.csv")
+    assert sorted(history["fold"].unique()) == [0, 1]
+    cfg, models = study.load_checkpoint(run / "checkpoint.pt")
+    assert cfg.cross_validated and len(models["j"].members) == 2
+    data = study.load_data(replace(cfg, progress=False))
+    scores = study.predict_scores(models["j"], data.sets["test"], "j", data.layout, cfg.bone_order)
+    np.testing.assert_allclose(scores, one["test_j"], atol=1e-6)
+
+
+def test_every_fold_in_one_run_cannot_also_fuse_fold_runs() -> None:
+    with pytest.raises(ConfigError, match="val_fold -1"):
+        study.Config.from_mapping({"val_folds": 2, "val_fold": -1, "fold_runs": ["a", "b"]})
+    with pytest.raises(ConfigError, match="or -1"):
+        study.Config.from_mapping({"val_folds": 0, "val_fold": -1})

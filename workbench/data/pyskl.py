@@ -43,14 +43,17 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only NumPy arrays and builtins allowed)")
 
 
-def _read_pickle(path: Path) -> Any:
+def read_restricted_pickle(path: str | Path, what: str = "PYSKL skeleton pickle") -> Any:
+    """Unpickle ``path`` allowing only NumPy arrays and plain containers; any other object, a missing
+    file or a corrupt pickle raises :class:`DataFormatError` saying it is not a ``what``."""
+    path = Path(path)
     if not path.is_file():
         raise DataFormatError(path, "file not found")
     try:
         with path.open("rb") as handle:
             return _RestrictedUnpickler(handle).load()
     except Exception as exc:  # corrupt pickles raise nearly any type (IndexError, KeyError, MemoryError, ...)
-        raise DataFormatError(path, f"not a PYSKL skeleton pickle ({type(exc).__name__}: {exc})") from None
+        raise DataFormatError(path, f"not a {what} ({type(exc).__name__}: {exc})") from None
 
 
 def validate_record(record: Any, source: str | Path, index: int, num_classes: int | None = None) -> dict:
@@ -143,7 +146,7 @@ def validate_dataset(data: Any, source: str | Path, num_classes: int | None = No
 def load(path: str | Path, num_classes: int | None = None) -> dict:
     """Read and validate a PYSKL ``.pkl`` (see :func:`validate_dataset`)."""
     path = Path(path)
-    return validate_dataset(_read_pickle(path), path, num_classes)
+    return validate_dataset(read_restricted_pickle(path), path, num_classes)
 
 
 def save(path: str | Path, data: dict) -> Path:

@@ -1,13 +1,15 @@
-"""Convert folders of NTU ``.skeleton`` files, Kinetics-Skeleton JSON files or Penn Action labels into
-one PYSKL ``.pkl``.
+"""Convert folders of NTU ``.skeleton`` files, Kinetics-Skeleton JSON files, Penn Action labels or JHMDB
+joint pickles into one PYSKL ``.pkl``.
 
 NTU splits: ``xsub_train`` / ``xsub_val`` (the official cross-subject performers) and ``xview_train`` /
 ``xview_val`` (cameras 2 and 3 train, camera 1 validation). Kinetics: every file goes to the split
-named ``split``. Penn Action: the official ``train`` / ``test`` split. Unreadable files are skipped,
-each with a log line, and the count is reported.
+named ``split``. Penn Action: the official ``train`` / ``test`` split. JHMDB: the three official
+splits ``train1`` / ``test1`` / ``train2`` / ``test2`` / ``train3`` / ``test3``, each distinct clip stored
+once. Unreadable files are skipped, each with a log line, and the count is reported.
 
-Command line: ``workbench convert {ntu,kinetics,penn} SOURCE OUT.pkl`` (or
-``python -m workbench.data.skeleton_convert`` with the same arguments).
+Command line: ``workbench convert {ntu,kinetics,penn,jhmdb} SOURCE OUT.pkl`` (or
+``python -m workbench.data.skeleton_convert`` with the same arguments). ``workbench convert cmu SOURCE OUT``
+writes CMU mocap as SoMoF 3DPW windows into the folder OUT instead (:mod:`workbench.data.cmu_mocap`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import re
 import sys
 from pathlib import Path
 
-from workbench.data import kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl
+from workbench.data import cmu_mocap, jhmdb, kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl
 from workbench.data.many_files import find_files, load_skipping
 from workbench.errors import WorkbenchError
 
@@ -43,10 +45,12 @@ def ntu_splits(names: list[str]) -> dict[str, list[str]]:
 
 def convert(kind: str, source: str | Path, split: str = "train") -> dict:
     """The PYSKL data set of a folder (``ntu``: ``*.skeleton``; ``kinetics``: ``*.json``; ``penn``:
-    a labels folder of ``*.mat``)."""
+    a labels folder of ``*.mat``; ``jhmdb``: a folder of ``GT_{train,test}_{1,2,3}.pkl``)."""
     source = Path(source)
     if kind == "penn":
         return penn_skeleton.penn_dataset(source)
+    if kind == "jhmdb":
+        return jhmdb.jhmdb_dataset(source)
     pattern, read = {"ntu": ("*.skeleton", ntu_skeleton.skeleton_record),
                      "kinetics": ("*.json", kinetics_skeleton.json_record)}[kind]
     files = find_files(source, pattern, f"{pattern} files")
@@ -59,10 +63,11 @@ def convert(kind: str, source: str | Path, split: str = "train") -> dict:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The command-line options of a conversion (``workbench convert`` and ``python -m``)."""
-    parser.add_argument("kind", choices=["ntu", "kinetics", "penn"], help="format of the input files")
+    parser.add_argument("kind", choices=["ntu", "kinetics", "penn", "jhmdb", "cmu"], help="format of the input files")
     parser.add_argument("source", type=Path, help="folder of input files")
-    parser.add_argument("out", type=Path, help="the .pkl to write")
+    parser.add_argument("out", type=Path, help="the .pkl to write (cmu: the folder of SoMoF JSON files)")
     parser.add_argument("--split", default="train", help="kinetics: the split name of every file")
+    cmu_mocap.add_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     :class:`WorkbenchError` on unreadable input (nothing is written then). Skipped files are logged
     as warnings on standard error."""
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.kind == "cmu":
+        return cmu_mocap.run(args)
     data = convert(args.kind, args.source, args.split)
     pyskl.save(args.out, data)
     sizes = ", ".join(f"{k} {len(v)}" for k, v in data["split"].items())

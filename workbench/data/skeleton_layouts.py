@@ -115,8 +115,19 @@ PENN13 = _check(Layout(
     center=(7, 8),
 ))
 
+JHMDB15 = _check(Layout(
+    name="jhmdb15",
+    joints=("neck", "belly", "face", "R-shoulder", "L-shoulder", "R-hip", "L-hip", "R-elbow", "L-elbow", "R-knee",
+            "L-knee", "R-wrist", "L-wrist", "R-ankle", "L-ankle"),
+    parents=(-1, 0, 0, 0, 0, 1, 1, 3, 4, 5, 6, 7, 8, 9, 10),
+    pairs=((3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14)),
+    limbs=((8, 12), (7, 11), (10, 14), (9, 13)),
+    center=(5, 6),
+))
+"""JHMDB's joint order; the tree is rooted at the neck, the hips hang from the belly."""
+
 LAYOUTS: dict[str, Layout] = {"ntu25": NTU25, "openpose18": OPENPOSE18, "coco17": COCO17, "penn13": PENN13,
-                              "synthetic": NTU25}
+                              "jhmdb15": JHMDB15, "synthetic": NTU25}
 """Layouts by name; ``synthetic`` (the generated default data) is NTU-25."""
 
 

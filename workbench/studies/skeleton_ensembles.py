@@ -21,13 +21,14 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from workbench import ensembles, metrics
-from workbench.data import penn_action, penn_skeleton, pyskl, skeleton_augment, synthetic_actions
+from workbench.data import jhmdb, penn_action, penn_skeleton, pyskl, skeleton_augment, synthetic_actions
 from workbench.data.skeleton_layouts import Layout, get_layout
 from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, random_sample_indices, sample_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
+from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.models.registry import build_model, parameter_counts
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
@@ -36,7 +37,7 @@ from workbench.studies.base import StudyConfig
 log = logging.getLogger(__name__)
 
 STUDY = "skeleton_ensembles"
-DATASETS = ("synthetic", "penn_action", "pyskl")
+DATASETS = ("synthetic", "penn_action", "jhmdb", "pyskl")
 STREAM_NAMES = {"j": "joint", "b": "bone", "k": "k-th order bone", "jm": "joint motion", "bm": "bone motion",
                 "km": "k-th order bone motion"}
 CHECKPOINT_FORMAT = "workbench-skeleton-ensemble-1"
@@ -47,12 +48,16 @@ class Config(StudyConfig):
     """Every parameter of the study (the notebook's papermill parameters).
 
     ``dataset``: ``synthetic`` (generated; ``synthetic_clips`` clips per class and split),
-    ``penn_action`` (``data_path`` a labels folder, default the shared copy) or ``pyskl``
+    ``penn_action`` (``data_path`` a labels folder, default the shared copy), ``jhmdb`` (``data_path``
+    a folder of DD-Net's ``GT_*.pkl`` or their converted ``.pkl``, default the shared copy; official
+    split ``jhmdb_split`` 1, 2 or 3 as ``train`` and ``test``) or ``pyskl``
     (``data_path`` a ``.pkl``, ``layout`` its skeleton layout). When the data has no
     ``val_split``, a stratified ``val_fraction`` of the training split is held out for validation
     and the weight search; with ``val_folds`` K >= 2 the validation split is instead fold ``val_fold``
     of a stratified K-way partition of the training and validation splits pooled
-    (:func:`fold_holdout`), so K runs with ``val_fold`` 0 .. K-1 score every pooled clip once.
+    (:func:`fold_holdout`), so K runs with ``val_fold`` 0 .. K-1 score every pooled clip once;
+    ``val_fold`` -1 trains all K folds in this one run (:func:`cross_validate_stream`), each stream
+    becoming the :class:`FoldEnsemble` of its K fold models.
     ``fold_runs``: those K run folders; the run trains nothing and cross-validates their streams
     (:func:`load_fold_runs`): out-of-fold validation scores for the weight search, fold-averaged test
     scores.
@@ -67,6 +72,7 @@ class Config(StudyConfig):
     model: str = "stgcn"
     dataset: str = "synthetic"
     data_path: str = ""
+    jhmdb_split: int = 1
     layout: str = ""
     num_classes: int = 0
     synthetic_clips: dict = field(default_factory=lambda: {"train": 30, "val": 8, "test": 10})
@@ -126,6 +132,8 @@ class Config(StudyConfig):
         unknown = [s for s in self.streams if s not in STREAMS]
         if unknown or not self.streams:
             raise ConfigError(f"unknown stream(s) {unknown}; choose from {', '.join(STREAMS)}")
+        if self.jhmdb_split not in jhmdb.SPLITS:
+            raise ConfigError(f"jhmdb_split must be 1, 2 or 3, got {self.jhmdb_split!r}")
         if self.mixup not in ("none", "blend", "swap"):
             raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
         for name in ("stream_runs", "fold_runs"):
@@ -139,9 +147,17 @@ class Config(StudyConfig):
                 or not 0 <= self.val_fraction < 1:
             raise ConfigError("clip_len, train_samplings, test_clips and max_persons must be >= 1 and val_fraction "
                               "in [0, 1)")
-        if self.val_folds == 1 or self.val_folds < 0 or not 0 <= self.val_fold < max(self.val_folds, 1):
-            raise ConfigError(f"val_folds must be 0 (off) or >= 2 and val_fold in 0 .. val_folds - 1, got val_folds "
-                              f"{self.val_folds}, val_fold {self.val_fold}")
+        all_folds = self.val_fold == -1 and self.val_folds >= 2
+        if self.val_folds == 1 or self.val_folds < 0 or not (all_folds or 0 <= self.val_fold < max(self.val_folds, 1)):
+            raise ConfigError(f"val_folds must be 0 (off) or >= 2 and val_fold in 0 .. val_folds - 1 (or -1: every "
+                              f"fold in this run), got val_folds {self.val_folds}, val_fold {self.val_fold}")
+        if all_folds and self.fold_runs:
+            raise ConfigError("val_fold -1 trains every fold in this run; it cannot also fuse fold_runs")
+
+    @property
+    def cross_validated(self) -> bool:
+        """True when this run trains all ``val_folds`` folds itself (``val_fold`` -1)."""
+        return self.val_folds >= 2 and self.val_fold == -1
 
 
 def apply_threads(cfg: Config) -> None:
@@ -189,11 +205,23 @@ def _raw_dataset(cfg: Config) -> tuple[dict, Layout, list[str], str]:
     if cfg.dataset == "penn_action":
         folder = Path(cfg.data_path) if cfg.data_path else shared_data_dir() / "penn_action" / "labels"
         return penn_skeleton.penn_dataset(folder), get_layout("penn13"), list(penn_action.ACTIONS), str(folder)
+    if cfg.dataset == "jhmdb":
+        path = Path(cfg.data_path) if cfg.data_path else shared_data_dir() / "jhmdb"
+        return _jhmdb_split(path, cfg.jhmdb_split), get_layout("jhmdb15"), list(jhmdb.CLASSES), \
+            f"{path} (split {cfg.jhmdb_split})"
     if not cfg.data_path or not cfg.layout:
         raise ConfigError("dataset pyskl needs data_path (a .pkl file) and layout (e.g. ntu25, coco17)")
     data = pyskl.load(cfg.data_path, cfg.num_classes or None)
     k = cfg.num_classes or 1 + max(r["label"] for r in data["annotations"])
     return data, get_layout(cfg.layout), [str(i) for i in range(k)], cfg.data_path
+
+
+def _jhmdb_split(path: Path, s: int) -> dict:
+    """The JHMDB data set at ``path`` (a folder of ``GT_*.pkl`` or their converted ``.pkl``) with
+    official split ``s``'s lists as ``train`` and ``test``."""
+    data = jhmdb.jhmdb_dataset(path) if path.is_dir() else pyskl.load(path, len(jhmdb.CLASSES))
+    chosen = {"train": pyskl.select(data, f"train{s}", path), "test": pyskl.select(data, f"test{s}", path)}
+    return pyskl.make_dataset(data["annotations"], {k: [r["frame_dir"] for r in v] for k, v in chosen.items()})
 
 
 def _holdout(names: list[str], labels: list[int], fraction: float, seed: int) -> tuple[list[str], list[str]]:
@@ -271,7 +299,7 @@ def load_data(cfg: Config) -> SkeletonData:
     if cfg.val_folds:
         pool = list(splits[cfg.train_split]) + list(splits.get(cfg.val_split, []))
         splits[cfg.train_split], splits[cfg.val_split] = (
-            (pool, pool) if cfg.fold_runs
+            (pool, pool) if cfg.fold_runs or cfg.cross_validated
             else fold_holdout(pool, [by_name[n]["label"] for n in pool], cfg.val_folds, cfg.val_fold, cfg.seed))
     elif cfg.val_split not in splits:
         train_names = splits[cfg.train_split]
@@ -385,8 +413,43 @@ class StreamResult:
     source: str = ""
 
 
+def _subset(clips: ClipSet, names: list[str]) -> ClipSet:
+    rows = [clips.names.index(n) for n in names]
+    return ClipSet(names, clips.labels[rows], clips.clips[:, rows])
+
+
+def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
+    """Train ``stream`` once per fold of the ``val_folds``-way stratified partition
+    (:func:`fold_holdout`) of ``data``'s pooled validation split (``val_fold`` -1, see
+    :func:`load_data`), each model on the other folds' clips (training state in
+    ``folder/train_<stream>_fold<k>.pt``). Validation scores are out of fold (each clip scored by the
+    model that did not train on it); the model is the :class:`FoldEnsemble` of the K fold models,
+    whose test scores are the fold mean ``(1/K) sum_k p_k`` of their softmax scores. History rows
+    carry a ``fold`` column."""
+    pool = data.sets["val"]
+    oof = np.zeros((len(pool.names), data.num_classes))
+    members, history = [], []
+    for k in range(cfg.val_folds):
+        kept, held = fold_holdout(pool.names, pool.labels.tolist(), cfg.val_folds, k, cfg.seed)
+        fold_data = SkeletonData(data.layout, data.class_names,
+                                 {"train": _subset(data.sets["train"], kept), "val": _subset(pool, held),
+                                  "test": data.sets["test"]}, data.source)
+        path = folder / f"train_{stream}_fold{k}.pt" if folder is not None else None
+        model, fold_history = train_stream(cfg, fold_data, stream, path)
+        rows = [pool.names.index(n) for n in held]
+        oof[rows] = predict_scores(model, fold_data.sets["val"], stream, data.layout, cfg.bone_order)
+        members.append(model)
+        history += [{**row, "fold": k} for row in fold_history]
+    ensemble = FoldEnsemble(members)
+    return StreamResult(ensemble, history, oof,
+                        predict_scores(ensemble, data.sets["test"], stream, data.layout, cfg.bone_order))
+
+
 def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
-    """Train ``stream`` (training state in ``folder/train_<stream>.pt`` when given) and score it."""
+    """Train ``stream`` (training state in ``folder/train_<stream>.pt`` when given) and score it; with
+    ``val_fold`` -1 cross-validate it in this run (:func:`cross_validate_stream`)."""
+    if cfg.cross_validated:
+        return cross_validate_stream(cfg, data, stream, folder)
     path = folder / f"train_{stream}.pt" if folder is not None else None
     model, history = train_stream(cfg, data, stream, path)
     return StreamResult(model, history,
@@ -394,9 +457,9 @@ def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None
                         predict_scores(model, data.sets["test"], stream, data.layout, cfg.bone_order))
 
 
-SAME_DATA_OPTIONS = ("dataset", "data_path", "layout", "num_classes", "synthetic_clips", "train_split", "val_split",
-                     "test_split", "val_fraction", "val_folds", "val_fold", "max_per_class", "max_persons", "clip_len",
-                     "test_clips", "view_align", "bone_order", "model", "seed")
+SAME_DATA_OPTIONS = ("dataset", "data_path", "jhmdb_split", "layout", "num_classes", "synthetic_clips", "train_split",
+                     "val_split", "test_split", "val_fraction", "val_folds", "val_fold", "max_per_class", "max_persons",
+                     "clip_len", "test_clips", "view_align", "bone_order", "model", "seed")
 """Options a reused run must share with this one: they fix the clips, their order and the scores."""
 
 
@@ -657,5 +720,7 @@ def load_checkpoint(path: str | Path) -> tuple[Config, dict[str, torch.nn.Module
     models = {}
     for stream, weights in state["models"].items():
         model = build_model(STUDY, cfg.model, **options)
+        if cfg.cross_validated:
+            model = FoldEnsemble([model] + [build_model(STUDY, cfg.model, **options) for _ in range(cfg.val_folds - 1)])
         models[stream] = load_state_dict_checked(model, weights, path)
     return cfg, models

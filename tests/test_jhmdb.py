@@ -3,6 +3,7 @@ layout, ``workbench convert jhmdb`` and the study's ``dataset: jhmdb``."""
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from workbench.data.skeleton_streams import make_stream
 from workbench.errors import DataFormatError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.settings import shared_data_dir
+from workbench.studies import skeleton_benchmark
 from workbench.studies import skeleton_ensembles as study
 
 REAL = shared_data_dir() / "jhmdb"
@@ -152,3 +154,42 @@ def test_fold_ensemble_averages_the_members_probabilities() -> None:
     out = FoldEnsemble([a, b])(x)
     np.testing.assert_allclose(torch.softmax(out, -1)[0].detach().numpy(), (pa + pb) / 2, rtol=1e-6)
     np.testing.assert_allclose(out.exp().sum().item(), 1.0, rtol=1e-6)
+
+
+def _run_folder(root: Path, split: int, seed: int, top1: dict[str, float]) -> Path:
+    folder = root / f"split{split}_seed{seed}"
+    folder.mkdir()
+    rows = [{"model": name, "fusion": "single" if name == "j (joint)" else "fixed", "streams": 1 if name == "j (joint)"
+             else 6, "val top-1 (%)": 50.0 + seed, "top-1 (%)": value} for name, value in top1.items()]
+    (folder / "metrics.json").write_text(json.dumps({"rows": rows}))
+    (folder / "config.yaml").write_text(f"study: skeleton_ensembles\njhmdb_split: {split}\nseed: {seed}\n")
+    return folder
+
+
+def test_benchmark_tables_average_splits_then_seeds(tmp_path: Path) -> None:
+    values = {(1, 0): (70.0, 90.0), (2, 0): (60.0, 80.0), (1, 1): (72.0, 94.0), (2, 1): (66.0, 86.0)}
+    folders = [_run_folder(tmp_path, split, seed, {"j (joint)": j, "6-stream": six})
+               for (split, seed), (j, six) in values.items()]
+    rows = skeleton_benchmark.split_rows(folders)
+    assert len(rows) == 8
+    per_split = skeleton_benchmark.per_split_table(rows).set_index("model")
+    assert per_split.loc["j (joint)", "split 1 top-1 (%)"] == pytest.approx(71.0)
+    assert per_split.loc["6-stream", "split 2 top-1 (%)"] == pytest.approx(83.0)
+    mean = skeleton_benchmark.mean_table(rows).set_index("model")
+    # seed 0: six-stream (90 + 80) / 2 = 85; seed 1: (94 + 86) / 2 = 90 -> mean 87.5, std sqrt(12.5)
+    assert mean.loc["6-stream", "top-1 mean (%)"] == pytest.approx(87.5)
+    assert mean.loc["6-stream", "top-1 std (%)"] == pytest.approx(12.5 ** 0.5)
+    assert mean.loc["j (joint)", "top-1 mean (%)"] == pytest.approx(67.0)
+    assert mean.loc["j (joint)", "val top-1 mean (%)"] == pytest.approx(50.5)
+    assert (mean["splits"] == 2).all() and (mean["seeds"] == 2).all()
+
+
+def test_benchmark_refuses_a_repeated_split_and_seed(tmp_path: Path) -> None:
+    first = _run_folder(tmp_path, 1, 0, {"j (joint)": 70.0})
+    (tmp_path / "copy").mkdir()
+    for name in ("metrics.json", "config.yaml"):
+        (tmp_path / "copy" / name).write_text((first / name).read_text())
+    with pytest.raises(DataFormatError, match="split 1, seed 0 is also"):
+        skeleton_benchmark.split_rows([first, tmp_path / "copy"])
+    with pytest.raises(DataFormatError, match="metrics.json"):
+        skeleton_benchmark.split_rows([tmp_path])

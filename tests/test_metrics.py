@@ -57,3 +57,16 @@ def test_metrics_reduce_over_leading_axes_and_check_shapes() -> None:
     with pytest.raises(ValueError, match="prediction shape"):
         metrics.ade(pred, target[:, :13])
     assert metrics.ade(target, target) == 0.0
+
+
+def test_error_correlation_on_hand_computed_errors() -> None:
+    labels = torch.tensor([0, 0, 0, 0, 0])
+    wrong, right = [0.0, 1.0], [1.0, 0.0]
+    a = torch.tensor([wrong, wrong, right, right, right])  # errors 1 1 0 0 0
+    b = torch.tensor([wrong, right, right, right, right])  # errors 1 0 0 0 0
+    c = torch.tensor([right] * 5)  # no error: no variance
+    corr = metrics.error_correlation([a, b, c], labels)
+    # centred errors (.6, .6, -.4, -.4, -.4) and (.8, -.2, -.2, -.2, -.2): .6 / sqrt(1.2 * .8)
+    assert corr[0, 1].item() == pytest.approx(0.6 / (1.2 * 0.8) ** 0.5)
+    assert corr[0, 0].item() == pytest.approx(1.0) and corr[1, 0] == corr[0, 1]
+    assert torch.isnan(corr[2, 0]) and torch.isnan(corr[2, 2])

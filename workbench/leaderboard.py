@@ -206,7 +206,7 @@ STUDIES: dict[str, StudyColumns] = {
 """Every study on the leaderboard, with its row builder and headline metric."""
 
 
-def _read_mapping(path: Path, kind: str) -> dict:
+def read_mapping(path: Path, kind: str) -> dict:
     """The mapping in a ``json`` or ``yaml`` file; :class:`DataFormatError` naming the file otherwise."""
     if not path.is_file():
         raise DataFormatError(path, "file not found")
@@ -248,7 +248,7 @@ def run_date(folder: Path, status: dict) -> str:
 
 def _status_reason(folder: Path) -> tuple[dict, str]:
     """``status.json`` and the reason the run is skipped ("" for a complete run)."""
-    status = _read_mapping(folder / "status.json", "json")
+    status = read_mapping(folder / "status.json", "json")
     state = status.get("status")
     if state == "complete":
         return status, ""
@@ -262,8 +262,8 @@ def run_row(study: str, folder: Path, root: Path) -> Row:
     status, reason = _status_reason(folder)
     if reason:
         raise WorkbenchError(reason)
-    config = _read_mapping(folder / "config.yaml", "yaml")
-    metrics = _read_mapping(folder / "metrics.json", "json")
+    config = read_mapping(folder / "config.yaml", "yaml")
+    metrics = read_mapping(folder / "metrics.json", "json")
     report = folder / f"{study}.html"
     return {"run": folder.name, **STUDIES[study].row(config, metrics, folder / "metrics.json"),
             "wall time (s)": wall_time_s(folder, status), "date": run_date(folder, status),

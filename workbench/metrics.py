@@ -289,3 +289,16 @@ def classification_metrics(scores: torch.Tensor, labels: torch.Tensor) -> dict[s
     """``top1`` and ``top5`` accuracy and ``mean_class`` accuracy (all %), and ``n`` samples."""
     return {"top1": top_k_accuracy(scores, labels, 1), "top5": top_k_accuracy(scores, labels, 5),
             "mean_class": mean_class_accuracy(scores, labels), "n": int(len(labels))}
+
+
+def error_correlation(scores: list[torch.Tensor], labels: torch.Tensor) -> torch.Tensor:
+    """Pairwise Pearson correlation (S, S) of the classifiers' top-1 error indicators
+    ``e_s = [argmax scores_s != label]`` over the N samples: ``corr(e_a, e_b) = cov(e_a, e_b) /
+    (std(e_a) std(e_b))``, 1 on the diagonal; NaN for a pair where a classifier makes no error (or
+    errs everywhere), whose indicator has no variance. Low correlation means the classifiers err on
+    different samples, which is what an ensemble of them can fix."""
+    checked = [_check_scores(s, labels) for s in scores]
+    errors = torch.stack([(s.argmax(dim=1) != y).double() for s, y in checked])
+    centred = errors - errors.mean(dim=1, keepdim=True)
+    norm = centred.norm(dim=1)
+    return (centred @ centred.T) / (norm[:, None] * norm[None, :])

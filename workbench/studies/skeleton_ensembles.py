@@ -67,6 +67,8 @@ class Config(StudyConfig):
     of them, chosen at random per clip (memory grows with the count); 1 keeps the fixed uniform one.
     ``stream_runs``: earlier run folders of this study whose trained streams are reused (models,
     histories and scores) instead of trained again, e.g. streams trained by parallel processes.
+    ``split_runs``: completed run folders, one per (split, seed), summarised in the notebook's
+    benchmark tables (:mod:`workbench.studies.skeleton_benchmark`); they change nothing else.
     """
 
     model: str = "stgcn"
@@ -91,6 +93,7 @@ class Config(StudyConfig):
     streams: list = field(default_factory=lambda: list(STREAMS))
     stream_runs: list = field(default_factory=list)
     fold_runs: list = field(default_factory=list)
+    split_runs: list = field(default_factory=list)
     bone_order: int = 2
     base_channels: int = 32
     stages: int = 3
@@ -136,7 +139,7 @@ class Config(StudyConfig):
             raise ConfigError(f"jhmdb_split must be 1, 2 or 3, got {self.jhmdb_split!r}")
         if self.mixup not in ("none", "blend", "swap"):
             raise ConfigError(f"unknown mixup {self.mixup!r}; use none, blend or swap")
-        for name in ("stream_runs", "fold_runs"):
+        for name in ("stream_runs", "fold_runs", "split_runs"):
             runs = getattr(self, name)
             if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
                 raise ConfigError(f"{name} must be a list of run folders, got {runs!r}")
@@ -635,6 +638,17 @@ def largest_ensemble_scores(results: dict[str, StreamResult], cfg: Config) -> tu
     name = max(usable, key=lambda n: len(usable[n]))
     fixed = {s: float(cfg.fusion_weights.get(s, 1.0)) for s in usable[name]}
     return name, ensembles.fuse({s: r.test_scores for s, r in results.items()}, fixed, usable[name])
+
+
+def error_correlation_table(results: dict[str, StreamResult], data: SkeletonData) -> pd.DataFrame:
+    """Pairwise correlation of the single streams' test errors (:func:`metrics.error_correlation`),
+    streams as rows and columns, and each stream's test error rate (%) as the last column."""
+    streams = list(results)
+    labels = data.sets["test"].labels
+    corr = metrics.error_correlation([results[s].test_scores for s in streams], labels).numpy()
+    table = pd.DataFrame(corr, index=streams, columns=streams)
+    table["test error (%)"] = [100.0 - metrics.top_k_accuracy(results[s].test_scores, labels, 1) for s in streams]
+    return table
 
 
 def history_frame(results: dict[str, StreamResult]) -> pd.DataFrame:

@@ -19,7 +19,10 @@ import torch
 from bad_input_counter import count
 
 from workbench.data import (
+    amc,
+    asf,
     brace,
+    cmu_mocap,
     jhmdb,
     kinetics_skeleton,
     ntu_skeleton,
@@ -37,6 +40,7 @@ from workbench.models.heatmap_models import build as build_heatmap_model
 from workbench.studies import decoupled_3dpw, hand_forecasting, pretrain, skeleton_ensembles
 
 BAD = Path(__file__).parent / "data" / "bad"
+CMU_TINY = Path(__file__).parent / "data" / "cmu_tiny" / "01.asf"
 
 DATA_CASES: dict[str, dict[str, str]] = {
     "somof": {
@@ -227,12 +231,57 @@ DATA_CASES: dict[str, dict[str, str]] = {
         "unknown_label.pkl": r"clip 0: unknown label 'moonwalk'",
         "label_number.pkl": r"clip 0: unknown label 3",
     },
+    "asf_amc": {
+        "empty.asf": r"no :root section",
+        "no_hierarchy.asf": r"no :hierarchy section",
+        "text_before_section.asf": r"line 1: 'VICON' before the first :section",
+        "not_utf8.asf": r"unreadable \(UnicodeDecodeError",
+        "length_text.asf": r"line 11: length holds a non-number: 'long'",
+        "length_nan.asf": r"line 18: length holds NaN/inf",
+        "length_beyond_float32.asf": r"line 18: length holds values beyond \+-1e\+06",
+        "direction_two_values.asf": r"line 10: direction needs 3 value\(s\), found 2",
+        "direction_zero.asf": r"line 24: bone 'tip' has a zero direction",
+        "axis_without_order.asf": r"line 12: axis needs three angles and a rotation order",
+        "axis_order_xxy.asf": r"line 12: rotation order 'XXY' is not a permutation of XYZ",
+        "dof_translation.asf": r"line 20: dof 'tx rz': only rotations rx ry rz",
+        "bone_without_length.asf": r"line 22: bone block without 'length'",
+        "bone_name_twice.asf": r"line 22: bone name 'lower' used twice",
+        "root_order_unknown.asf": r"line 5: root order 'TX TY TW RX RY RZ' is not a set of TX TY TZ RX RY RZ",
+        "root_without_axis.asf": r":root needs an order and an axis line",
+        "length_unit_zero.asf": r"line 2: length unit must be positive, got 0",
+        "angle_unit_grad.asf": r"line 3: angle unit must be deg or rad",
+        "hierarchy_unknown_bone.asf": r"line 32: :hierarchy names 'hand', which is not in :bonedata",
+        "bone_missing_from_hierarchy.asf": r"line 22: bone 'tip' is missing from :hierarchy",
+        "bone_with_two_parents.asf": r"line 33: 'tip' has a second parent in :hierarchy",
+        "hierarchy_cycle.asf": r"line 31: :hierarchy does not connect lower, tip to the root",
+        "empty.amc": r"^no frames$",
+        "header_only.amc": r"^no frames$",
+        "not_utf8.amc": r"unreadable \(UnicodeDecodeError",
+        "bone_before_frame.amc": r"line 4: 'root' before the first frame number",
+        "frame_skipped.amc": r"line 8: frame 3 follows frame 1",
+        "unknown_bone.amc": r"line 11: 'elbow' is not a bone of 01\.asf",
+        "bone_without_dof.amc": r"line 12: 'tip' has no dof in 01\.asf",
+        "wrong_dof_count.amc": r"line 10: 'upper' needs 1 value\(s\), found 2",
+        "root_five_values.amc": r"line 9: 'root' needs 6 value\(s\), found 5",
+        "value_text.amc": r"line 11: 'lower' holds a non-number: 'lower ninety'",
+        "value_nan.amc": r"line 11: 'lower' holds NaN/inf",
+        "value_inf.amc": r"line 9: 'root' holds NaN/inf",
+        "value_beyond_float32.amc": r"line 10: 'upper' holds values beyond \+-1e\+06",
+        "bone_twice_in_frame.amc": r"line 11: 'upper' appears twice in frame 2",
+        "bone_missing_in_frame.amc": r"line 8: frame 2 has no line for lower",
+        "keyword_after_frames.amc": r"line 16: :RADIANS after the first frame",
+    },
 }
 """Per loader folder: each corpus entry (a file, or for SoMoF a split folder) and the problem its error states."""
 
 
 def _ntu(path: Path) -> object:
     return ntu_skeleton.load_array(path) if path.suffix == ".npy" else ntu_skeleton.read_skeleton(path)
+
+
+def _asf_amc(path: Path) -> object:
+    """An ASF file alone; an AMC file with the good tiny skeleton of ``tests/data/cmu_tiny``."""
+    return asf.read_asf(path) if path.suffix == ".asf" else amc.read_amc(path, asf.read_asf(CMU_TINY))
 
 
 DATA_LOADERS: dict[str, Callable[[Path], object]] = {
@@ -244,6 +293,7 @@ DATA_LOADERS: dict[str, Callable[[Path], object]] = {
     "kinetics_skeleton": kinetics_skeleton.json_record,
     "pyskl": pyskl.load,
     "jhmdb": jhmdb.read_split_file,
+    "asf_amc": _asf_amc,
 }
 
 UNREADABLE_CHECKPOINTS = {
@@ -457,3 +507,18 @@ def test_converters_skip_bad_files_with_a_count(tmp_path: Path, caplog: pytest.L
     warned = [r for r in caplog.records if r.getMessage().startswith("skipping")]
     assert len(warned) == len(bad)
 
+
+def test_cmu_windows_skip_bad_trials_with_a_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    count("corpus")
+    bad = _bad_files("asf_amc", ".amc")
+    shutil.copy(CMU_TINY, tmp_path / "01.asf")
+    for i, path in enumerate(bad):
+        shutil.copy(path, tmp_path / f"01_{i + 1:02d}.amc")
+    good = tmp_path / "02" / "02_01.amc"  # a subject whose ASF is broken: its trial is skipped too
+    good.parent.mkdir()
+    shutil.copy(BAD / "asf_amc" / "hierarchy_cycle.asf", good.parent / "02.asf")
+    shutil.copy(CMU_TINY.with_name("01_01.amc"), good)
+    with caplog.at_level(logging.WARNING), pytest.raises(DataFormatError, match=rf"\({len(bad) + 1} skipped\)"):
+        cmu_mocap.cmu_windows(tmp_path)
+    warned = [r for r in caplog.records if r.getMessage().startswith("skipping")]
+    assert len(warned) == len(bad) + 1

@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a study notebook (or 'all') into outputs/<study>/<time>_<model>/")
     run.add_argument("study", help="a study (see notebooks/), or 'all'")
-    run.add_argument("--preset", choices=["ci", "quick", "full"], help="parameters/<study>/<preset>.yaml")
+    run.add_argument("--preset", help="a parameter set, parameters/<study>/<preset>.yaml (ci, quick, full, ...)")
     run.add_argument("--quiet", action="store_true", help="no cell progress bar")
     run.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
                      help="continue an interrupted or killed run (default: the latest of the study; or a run folder)")
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     pa.add_argument("--json", action="store_true")
     pa.set_defaults(func=cmd_params)
     convert = sub.add_parser("convert", help="convert NTU .skeleton, Kinetics-Skeleton JSON or Penn Action labels "
-                             "into one PYSKL .pkl for the skeleton study")
+                             "into one PYSKL .pkl for the skeleton study; CMU mocap (cmu) into SoMoF 3DPW JSON files")
     skeleton_convert.add_arguments(convert)
     convert.set_defaults(func=skeleton_convert.run)
     lb = sub.add_parser("leaderboard", help="one table per study of every completed run in outputs/")

@@ -36,3 +36,16 @@ def notebooks_dir() -> Path:
 def parameters_dir() -> Path:
     """The folder holding the papermill parameter sets of every study."""
     return REPO_ROOT / "parameters"
+
+
+SHARED_PREFIX = "shared:"
+
+
+def resolve_data_path(text: str | Path) -> Path:
+    """A data path from a parameter: ``shared:<relative path>`` names a folder of the shared data
+    (:func:`shared_data_dir`), so parameter sets need not spell out where it lies; anything else is a
+    path as given."""
+    text = str(text)
+    if text.startswith(SHARED_PREFIX):
+        return shared_data_dir() / text[len(SHARED_PREFIX):]
+    return Path(text)

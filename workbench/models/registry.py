@@ -8,17 +8,23 @@ from typing import Any
 from torch import nn
 
 from workbench.errors import ConfigError
+from workbench.models.dct_mlp import DctMlp, DctMlpConfig
 from workbench.models.derpof import DeRPoF, DerpofConfig
 from workbench.models.hand_forecasters import build_hand_model
 from workbench.models.heatmap_models import MODELS as HEATMAP_MODELS
 from workbench.models.heatmap_models import build as build_heatmap_model
-from workbench.models.pose_baselines import ConstantVelocity, ZeroVelocity
+from workbench.models.pose_baselines import ConstantVelocity, DampedVelocity, ZeroVelocity
 from workbench.models.stgcn import STGCN, StgcnConfig
 
 
 def _derpof(**options: Any) -> nn.Module:
     names = DerpofConfig.__dataclass_fields__
     return DeRPoF(DerpofConfig(**{k: v for k, v in options.items() if k in names}))
+
+
+def _dct_mlp(**options: Any) -> nn.Module:
+    names = DctMlpConfig.__dataclass_fields__
+    return DctMlp(DctMlpConfig(**{k: v for k, v in options.items() if k in names}))
 
 
 def _stgcn(**options: Any) -> nn.Module:
@@ -34,8 +40,10 @@ def _hand(arch: str) -> Callable[..., nn.Module]:
 STUDY_MODELS: dict[str, dict[str, Callable[..., nn.Module]]] = {
     "decoupled_3dpw": {
         "derpof": _derpof,
+        "dct_mlp": _dct_mlp,
         "zero_velocity": lambda **_: ZeroVelocity(),
         "constant_velocity": lambda **_: ConstantVelocity(),
+        "damped_velocity": lambda decay=0.85, **_: DampedVelocity(decay),
     },
     "hand_forecasting": {arch: _hand(arch) for arch in
                          ("bilstm", "bigru", "residual_gru", "zero_velocity", "constant_velocity")},

@@ -1,8 +1,11 @@
 """The 3DPW decoupled pose-forecasting study (``notebooks/decoupled_3dpw.ipynb``).
 
-Data in the SoMoF layout (real benchmark files or the generated default),
-DeRPoF and the zero-/constant-velocity baselines, training through the shared
-engine, and the results the notebook shows and the CLI prints.
+Data in the SoMoF layout (real benchmark files or the generated default) for validation and
+evaluation; training windows from the same folder's train split or from a weighted mix of motion
+sources (:mod:`workbench.data.forecast_sources`: generated motion, CMU mocap, SoMoF-layout folders).
+Models: DeRPoF, the DCT-space MLP (:mod:`workbench.models.dct_mlp`) and the zero-, constant- and
+damped-velocity baselines (the damped decay fitted on the training windows); training through the
+shared engine, and the results the notebook shows and the CLI prints.
 """
 
 from __future__ import annotations
@@ -17,19 +20,26 @@ import torch
 from torch.utils.data import TensorDataset
 
 from workbench import metrics
-from workbench.data import somof, synthetic_3dpw
+from workbench.data import forecast_sources, pose3d_transforms, somof, synthetic_3dpw
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError
-from workbench.models.derpof import DeRPoF, derpof_loss, load_published_weights
+from workbench.models.dct_mlp import dct_mlp_loss
+from workbench.models.derpof import derpof_loss, load_published_weights
+from workbench.models.pose_baselines import fit_decay
 from workbench.models.registry import build_model, parameter_counts
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.settings import resolve_data_path, shared_data_dir
 from workbench.studies.base import StudyConfig
 
 STUDY = "decoupled_3dpw"
-BASELINES = ("zero_velocity", "constant_velocity")
+BASELINES = ("zero_velocity", "constant_velocity", "damped_velocity")
+LOSSES = {"derpof": derpof_loss, "dct_mlp": dct_mlp_loss}
+"""The trainable models and their objectives ``loss(forecast, observed, future) -> (loss, logs)``."""
+DEFAULT_DECAY = 0.85
+"""The damped-velocity decay used when a run has no training windows to fit it on."""
 
 
 @dataclass
@@ -37,7 +47,14 @@ class Config(StudyConfig):
     """Every parameter of the study (the notebook's papermill parameters).
 
     ``data_dir`` empty: the generated default data with ``synthetic_scenes`` scenes per
-    split. ``pretrained_g``/``pretrained_l``: published DeRPoF state dicts to start from;
+    split; ``shared:somof_3dpw`` the shared SoMoF files. ``train_sources`` (name -> weight) empty:
+    train on ``data_dir``'s train split; else on the mix of :func:`forecast_sources.training_windows`
+    (``generated``, ``cmu`` with ``cmu_stride`` and the frame rates ``cmu_speeds``, or SoMoF-layout
+    folders, whose train split only is read). ``augment``: training augmentations of
+    :mod:`workbench.data.pose3d_transforms` (rotate, mirror, reverse, scale). ``select_best``: keep
+    the epoch with the lowest validation VIM averaged over the five horizons (``val_vim_avg``, cm).
+    ``damped_decay`` < 0: fit the damped-velocity decay on the training windows (0.85 without any).
+    ``pretrained_g``/``pretrained_l``: published DeRPoF state dicts to start from;
     ``checkpoint``: a workbench checkpoint to start from. ``epochs`` 0 evaluates only.
     """
 
@@ -47,6 +64,12 @@ class Config(StudyConfig):
     train_split: str = "train"
     val_split: str = "valid"
     eval_splits: list = field(default_factory=lambda: ["valid", "test"])
+    train_sources: dict = field(default_factory=dict)
+    cmu_stride: int = 1
+    cmu_speeds: list = field(default_factory=lambda: [120])
+    augment: list = field(default_factory=list)
+    damped_decay: float = -1.0
+    blocks: int = 8
     hidden: int = 64
     latent: int = 32
     embedding: int = 8
@@ -54,11 +77,13 @@ class Config(StudyConfig):
     epochs: int = 100
     batch_size: int = 60
     lr: float = 1e-3
+    weight_decay: float = 0.0
     scheduler: str = "plateau"
     plateau_factor: float = 0.7
     plateau_patience: int = 35
     plateau_monitor: str = "train_loss"
     early_stopping_patience: int = 0
+    select_best: bool = False
     pretrained_g: str = ""
     pretrained_l: str = ""
     checkpoint: str = ""
@@ -81,17 +106,24 @@ class Config(StudyConfig):
 
 
 def data_dir(cfg: Config) -> Path:
-    """The data folder: ``cfg.data_dir``, or the generated default data (created on first use)."""
+    """The data folder: ``cfg.data_dir`` (``shared:`` names the shared data), or the generated default
+    data (created on first use)."""
     if cfg.data_dir:
-        return Path(cfg.data_dir)
+        return resolve_data_path(cfg.data_dir)
     return synthetic_3dpw.default_dataset(cfg.seed, cfg.scenes_per_split())
 
 
+def trains(cfg: Config) -> bool:
+    """Whether this configuration trains a model (a trainable model and epochs > 0)."""
+    return cfg.model in LOSSES and cfg.epochs > 0
+
+
 def load_data(cfg: Config) -> dict[str, somof.SomofSplit]:
-    """Every split the study needs that exists in the data folder, by name."""
+    """Every split the study needs that exists in the data folder, by name (the train split only when
+    the run trains on it rather than on ``train_sources``)."""
     folder = data_dir(cfg)
     wanted = [cfg.val_split, *cfg.eval_splits]
-    if cfg.model == "derpof" and cfg.epochs > 0:
+    if trains(cfg) and not cfg.train_sources:
         wanted.insert(0, cfg.train_split)
         if not somof.split_path(folder, cfg.train_split, "in").is_file():
             raise ConfigError(
@@ -110,13 +142,39 @@ def people(split: somof.SomofSplit) -> tuple[torch.Tensor, torch.Tensor | None]:
     return observed, future
 
 
-def make_model(cfg: Config, name: str | None = None) -> torch.nn.Module:
-    """Build ``name`` (default ``cfg.model``) with the configured sizes and starting weights;
-    the random initialisation is seeded with ``cfg.seed``."""
+def training_windows(cfg: Config, data: dict[str, somof.SomofSplit]) -> tuple[torch.Tensor, torch.Tensor,
+                                                                           dict[str, dict[str, int]]]:
+    """Per-person training windows, observed (N, 16, 39) and future (N, 14, 39), and the count per
+    source: the mix of ``cfg.train_sources``, else the train split of ``data`` (empty tensors when
+    the run has neither)."""
+    if cfg.train_sources:
+        mix = forecast_sources.training_windows(cfg.train_sources, cfg.seed, cfg.scenes_per_split().get("train", 600),
+                                                cfg.cmu_stride, cfg.cmu_speeds)
+        return mix.observed, mix.future, mix.sources
+    split = data.get(cfg.train_split)
+    if split is None or split.outputs is None:
+        empty = torch.zeros((0, OBS_FRAMES, COORDS_PER_FRAME))
+        return empty, torch.zeros((0, PRED_FRAMES, COORDS_PER_FRAME)), {}
+    observed, future = people(split)
+    return observed, future, {split.source: {"windows": len(observed), "used": len(observed)}}
+
+
+def damped_decay(cfg: Config, observed: torch.Tensor, future: torch.Tensor) -> float:
+    """``cfg.damped_decay`` when set (>= 0), else the decay fitted on the training windows
+    (:func:`fit_decay`), else :data:`DEFAULT_DECAY`."""
+    if cfg.damped_decay >= 0:
+        return float(cfg.damped_decay)
+    return fit_decay(observed, future) if len(observed) else DEFAULT_DECAY
+
+
+def make_model(cfg: Config, name: str | None = None, decay: float = DEFAULT_DECAY) -> torch.nn.Module:
+    """Build ``name`` (default ``cfg.model``) with the configured sizes and starting weights
+    (``decay``: the damped-velocity baseline's); the random initialisation is seeded with ``cfg.seed``."""
     name = name or cfg.model
     seed_everything(cfg.seed)
-    model = build_model(STUDY, name, hidden=cfg.hidden, latent=cfg.latent, embedding=cfg.embedding, dropout=cfg.dropout)
-    if name != "derpof":
+    model = build_model(STUDY, name, hidden=cfg.hidden, latent=cfg.latent, embedding=cfg.embedding, dropout=cfg.dropout,
+                        blocks=cfg.blocks, decay=decay)
+    if name not in LOSSES:
         return model
     if bool(cfg.pretrained_g) != bool(cfg.pretrained_l):
         raise ConfigError("give both pretrained_g and pretrained_l (the published global and local checkpoints)")
@@ -127,7 +185,7 @@ def make_model(cfg: Config, name: str | None = None) -> torch.nn.Module:
     return model
 
 
-def load_checkpoint(model: DeRPoF, path: str | Path) -> DeRPoF:
+def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     """Load a workbench checkpoint (``checkpoint.pt`` of a run) into ``model``, checking
     that it was written for the same model sizes."""
     state = load_torch_file(path)
@@ -135,8 +193,21 @@ def load_checkpoint(model: DeRPoF, path: str | Path) -> DeRPoF:
         raise CheckpointError(path, "not a workbench checkpoint (no 'model' entry)")
     saved = state.get("model_config") or {}
     if saved and saved != model.config_dict():
-        raise CheckpointError(path, f"was written for DeRPoF {saved}, but the model is {model.config_dict()}")
+        raise CheckpointError(path, f"was written for {type(model).__name__} {saved}, but the model is "
+                                    f"{model.config_dict()}")
     return load_state_dict_checked(model, state["model"], path)
+
+
+def checkpoint_model(path: str | Path) -> tuple[str, dict[str, Any]]:
+    """The model name and size options a run's ``checkpoint.pt`` was written for (checkpoints that
+    predate the name are DeRPoF's)."""
+    state = load_torch_file(path)
+    if not isinstance(state, dict) or not isinstance(state.get("model_config") or {}, dict):
+        raise CheckpointError(path, "not a workbench checkpoint (no 'model_config' mapping)")
+    name = state.get("model_name", "derpof")
+    if name not in LOSSES:
+        raise CheckpointError(path, f"names model {name!r}, not a trainable model of this study ({', '.join(LOSSES)})")
+    return str(name), dict(state.get("model_config") or {})
 
 
 @torch.no_grad()
@@ -158,51 +229,68 @@ def evaluate(model: torch.nn.Module, split: somof.SomofSplit, deterministic: boo
     return metrics.forecast_metrics(predict(model, observed, deterministic), future)
 
 
-def _validation_fn(split: somof.SomofSplit, deterministic: bool):
+def _validation_fn(split: somof.SomofSplit, cfg: Config):
     observed, future = people(split)
+    objective = LOSSES[cfg.model]
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
         device = next(model.parameters()).device
-        out = model(observed.to(device), deterministic=deterministic)
-        loss, _ = derpof_loss(out, observed.to(device), future.to(device))
+        with torch.no_grad():
+            out = model(observed.to(device), deterministic=cfg.deterministic_eval)
+            loss, _ = objective(out, observed.to(device), future.to(device))
         pred = out.positions.cpu()
-        return {"val_loss": float(loss), "val_ade": metrics.ade(pred, future), "val_fde": metrics.fde(pred, future)}
+        return {"val_loss": float(loss), "val_ade": metrics.ade(pred, future), "val_fde": metrics.fde(pred, future),
+                "val_vim_avg": float(np.mean(metrics.vim(pred, future)))}
 
     return validate
 
 
 def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config,
-          checkpoint_path: str | Path | None = None) -> list[dict]:
-    """Train DeRPoF on the train split (validating on ``cfg.val_split`` each epoch); returns the
-    history, one dict per epoch. Baselines and ``epochs == 0`` return an empty history."""
-    if cfg.model != "derpof" or cfg.epochs == 0:
+          checkpoint_path: str | Path | None = None,
+          windows: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[dict]:
+    """Train a trainable model (:data:`LOSSES`) on ``windows`` (observed, future; default
+    :func:`training_windows`) with the ``cfg.augment`` augmentations drawn per batch, validating on
+    ``cfg.val_split`` each epoch; returns the history, one dict per epoch. Baselines and
+    ``epochs == 0`` return an empty history."""
+    if not trains(cfg):
         return []
-    observed, future = people(data[cfg.train_split])
-    if future is None:
-        raise ConfigError(f"the train split of {data[cfg.train_split].source} has no ground truth")
+    observed, future = windows if windows is not None else training_windows(cfg, data)[:2]
+    if not len(observed):
+        raise ConfigError(f"no training windows: {data_dir(cfg)} has no {cfg.train_split} split with ground truth "
+                          "and train_sources is empty")
     val = data.get(cfg.val_split)
-    evaluate_fn = _validation_fn(val, cfg.deterministic_eval) if val is not None and val.outputs is not None else None
+    has_val = val is not None and val.outputs is not None
+    people_per_batch = cfg.batch_size * (data[cfg.train_split].inputs.shape[1] if cfg.train_split in data else 2)
     train_cfg = TrainConfig(
-        epochs=cfg.epochs, batch_size=cfg.batch_size * data[cfg.train_split].inputs.shape[1], lr=cfg.lr,
-        optimizer="adam", scheduler=cfg.scheduler,
+        epochs=cfg.epochs, batch_size=people_per_batch, lr=cfg.lr, weight_decay=cfg.weight_decay,
+        optimizer="adamw" if cfg.weight_decay else "adam", scheduler=cfg.scheduler,
         plateau_factor=cfg.plateau_factor, plateau_patience=cfg.plateau_patience, plateau_monitor=cfg.plateau_monitor,
+        monitor="val_vim_avg", restore_best=cfg.select_best and has_val,
         early_stopping_patience=cfg.early_stopping_patience, device=cfg.device, seed=cfg.seed,
         checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume, progress=cfg.progress,
     )
+    objective = LOSSES[cfg.model]
+    draws = torch.Generator().manual_seed(cfg.seed)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
         obs, fut = batch
-        return derpof_loss(net(obs), obs, fut)
+        if cfg.augment:
+            both = pose3d_transforms.augment(torch.cat([obs, fut], 1).cpu(), cfg.augment, draws).to(obs.device)
+            obs, fut = both[:, :OBS_FRAMES], both[:, OBS_FRAMES:]
+        return objective(net(obs), obs, fut)
 
+    evaluate_fn = _validation_fn(val, cfg) if has_val else None
     trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
     return trainer.fit(TensorDataset(observed, future))
 
 
-def results_table(trained: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config) -> pd.DataFrame:
-    """One row per (split, model) for the trained model and both baselines, on every evaluation
-    split with ground truth. Columns carry units: ADE (m), FDE (m), MPJPE (mm), VIM@<t> ms (cm)."""
+def results_table(trained: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config,
+                  decay: float = DEFAULT_DECAY) -> pd.DataFrame:
+    """One row per (split, model) for the trained model and the baselines (damped velocity with
+    ``decay``), on every evaluation split with ground truth. Columns carry units: ADE (m), FDE (m),
+    MPJPE (mm), VIM@<t> ms (cm) and their mean over the five horizons, VIM avg (cm)."""
     rows = []
-    candidates = {cfg.model: trained, **{b: make_model(cfg, b) for b in BASELINES if b != cfg.model}}
+    candidates = {cfg.model: trained, **{b: make_model(cfg, b, decay) for b in BASELINES if b != cfg.model}}
     for split_name in cfg.eval_splits:
         split = data.get(split_name)
         if split is None or split.outputs is None:
@@ -212,7 +300,35 @@ def results_table(trained: torch.nn.Module, data: dict[str, somof.SomofSplit], c
             row = {"split": split_name, "model": name, "people": m["n_people"], "ADE (m)": m["ade"],
                    "FDE (m)": m["fde"], "MPJPE (mm)": m["mpjpe_mm"]}
             row.update({f"VIM@{ms} ms (cm)": v for ms, v in zip(metrics.VIM_LABELS_MS, m["vim_cm"], strict=True)})
+            row["VIM avg (cm)"] = float(np.mean(m["vim_cm"]))
             rows.append(row)
+    return pd.DataFrame(rows)
+
+
+REFERENCE_VIM_CM: tuple[tuple[str, str, tuple[float, ...]], ...] = (
+    ("DeRPoF, published weights (workbench evaluation)", "valid", (20.9, 41.3, 74.6, 86.9, 106.6)),
+    ("DeRPoF, published weights (workbench evaluation)", "test", (28.9, 53.4, 95.9, 115.1, 148.2)),
+    ("DeRPoF, paper table", "test", (19.5, 36.9, 68.3, 85.5, 118.2)),
+    ("zero velocity, paper table", "test", (29.4, 53.6, 94.5, 112.7, 143.1)),
+)
+"""Published SoMoF 3DPW figures (VIM in cm at 100 / 240 / 500 / 640 / 900 ms) to compare against:
+the published DeRPoF weights as this workbench scores them (deterministic z; the repository's own test
+predictions agree within 0.5 cm) and the paper's test-set table, which those weights do not reproduce."""
+
+
+def on_somof_benchmark(cfg: Config) -> bool:
+    """Whether the run evaluates on the shared SoMoF 3DPW files (the published figures then apply)."""
+    return bool(cfg.data_dir) and data_dir(cfg).resolve() == (shared_data_dir() / "somof_3dpw").resolve()
+
+
+def reference_table() -> pd.DataFrame:
+    """:data:`REFERENCE_VIM_CM` as rows ``model``, ``split``, ``VIM@<t> ms (cm)``, ``VIM avg (cm)``."""
+    rows = []
+    for name, split, vim in REFERENCE_VIM_CM:
+        row = {"model": name, "split": split}
+        row.update({f"VIM@{ms} ms (cm)": v for ms, v in zip(metrics.VIM_LABELS_MS, vim, strict=True)})
+        row["VIM avg (cm)"] = float(np.mean(vim))
+        rows.append(row)
     return pd.DataFrame(rows)
 
 
@@ -243,12 +359,15 @@ def output_dir(cfg: Config) -> Path:
 
 
 def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], table: pd.DataFrame,
-                 history: list[dict], model: torch.nn.Module) -> dict[str, Any]:
-    """Write ``metrics.json`` (per split: model and baselines), ``history.csv``, ``config.yaml``,
-    the model's ``checkpoint.pt`` (weights only when it was not trained here) and
-    ``predictions_<split>.json`` (SoMoF submission layout) for evaluation splits without ground truth."""
+                 history: list[dict], model: torch.nn.Module, training: dict[str, Any] | None = None
+                 ) -> dict[str, Any]:
+    """Write ``metrics.json`` (per split: model and baselines; ``training``: the training sources,
+    augmentations and damped decay), ``history.csv``, ``config.yaml``, ``checkpoint.pt`` of a
+    trainable model (its final weights, the selected epoch's with ``select_best``, with the model's
+    name and sizes, replacing the training state) and ``predictions_<split>.json`` (SoMoF submission
+    layout) for evaluation splits without ground truth."""
     results: dict[str, Any] = {"study": STUDY, "model": cfg.model, "parameters": parameter_counts(model)["total"],
-                               "device": str(resolve_device(cfg.device)), "splits": {}}
+                               "device": str(resolve_device(cfg.device)), "training": training or {}, "splits": {}}
     for _, row in table.iterrows():
         results["splits"].setdefault(row["split"], {})[row["model"]] = {
             k: (int(v) if k == "people" else float(v)) for k, v in row.items() if k not in ("split", "model")
@@ -256,10 +375,9 @@ def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], t
     if history:
         results["epochs_trained"] = len(history)
         results["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
-    checkpoint = folder / "checkpoint.pt"
-    if isinstance(model, DeRPoF) and not checkpoint.is_file():
-        save_atomic({"format": "workbench-weights-1", "model": model.state_dict(), "model_config": model.config_dict()},
-                    checkpoint)
+    if cfg.model in LOSSES:
+        save_atomic({"format": "workbench-weights-1", "model_name": cfg.model, "model": model.state_dict(),
+                     "model_config": model.config_dict()}, folder / "checkpoint.pt")
     for name in cfg.eval_splits:
         split = data.get(name)
         if split is not None and split.outputs is None:

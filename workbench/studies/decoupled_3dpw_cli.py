@@ -17,7 +17,9 @@ NAMES = ("3dpw", "decoupled_3dpw")
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder in the SoMoF 3DPW layout")
-    p.add_argument("--model", default="derpof", choices=["derpof", *study.BASELINES])
+    p.add_argument("--model", choices=[*study.LOSSES, *study.BASELINES],
+                   help="default: the model named in --checkpoint, else derpof")
+    p.add_argument("--decay", type=float, default=study.DEFAULT_DECAY, help="damped_velocity: the decay d")
     p.add_argument("--checkpoint-g", help="published DeRPoF global state dict (.pkl)")
     p.add_argument("--checkpoint-l", help="published DeRPoF local state dict (.pkl)")
     p.add_argument("--checkpoint", help="a workbench checkpoint.pt")
@@ -29,12 +31,16 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 def _model(args: argparse.Namespace) -> tuple[study.Config, torch.nn.Module]:
     if args.checkpoint and (args.checkpoint_g or args.checkpoint_l):
         raise ConfigError("give either --checkpoint or --checkpoint-g/--checkpoint-l, not both")
+    name, sizes = study.checkpoint_model(args.checkpoint) if args.checkpoint else (args.model or "derpof", {})
+    if args.model and args.model != name:
+        raise ConfigError(f"{args.checkpoint} holds a {name} model, not {args.model}; leave out --model")
     cfg = study.Config(
-        model=args.model, data_dir=args.data, epochs=0, device=args.device, seed=args.seed,
+        model=name, data_dir=args.data, epochs=0, device=args.device, seed=args.seed,
         pretrained_g=args.checkpoint_g or "", pretrained_l=args.checkpoint_l or "", checkpoint=args.checkpoint or "",
         deterministic_eval=args.deterministic, progress=False,
+        **{k: v for k, v in sizes.items() if k in ("hidden", "latent", "embedding", "dropout", "blocks")},
     )
-    model = study.make_model(cfg).to(study.resolve_device(cfg.device))
+    model = study.make_model(cfg, decay=args.decay).to(study.resolve_device(cfg.device))
     torch.manual_seed(args.seed)
     return cfg, model
 
@@ -46,7 +52,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.model} on {args.split} ({result['n_people']} people)")
+    print(f"{cfg.model} on {args.split} ({result['n_people']} people)")
     horizons = zip(study.metrics.VIM_LABELS_MS, result["vim_cm"], strict=True)
     print("VIM (cm) at " + ", ".join(f"{ms} ms: {v:.2f}" for ms, v in horizons))
     print(f"ADE {result['ade']:.4f} m   FDE {result['fde']:.4f} m   MPJPE {result['mpjpe_mm']:.1f} mm")

@@ -33,7 +33,8 @@ def main(checkpoint: str) -> None:
     history = Trainer(model, cfg, loss_fn, evaluate).fit(TensorDataset(x, y))
     if distributed.world().is_main:
         rows = [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in history]
-        print("HISTORY " + json.dumps({"history": rows, "bn": type(model[1]).__name__}))
+        print("HISTORY " + json.dumps({"history": rows, "bn": type(model[1]).__name__}), flush=True)
+    distributed.destroy_process_group()  # explicit teardown: every rank exits cleanly
 
 
 if __name__ == "__main__":

@@ -5,11 +5,15 @@ summed training logs), and only rank 0 writes the checkpoint."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+from workbench.engine import distributed
 
 TOY = Path(__file__).with_name("distributed_toy.py")
 
@@ -33,3 +37,16 @@ def test_two_processes_train_what_one_process_trains(tmp_path: Path) -> None:
         for key in one:
             assert two[key] == pytest.approx(one[key], rel=1e-5, abs=1e-7), key
     assert (tmp_path / "double.pt").is_file() and (tmp_path / "double.prev.pt").is_file()
+
+
+def test_the_process_group_is_left_explicitly(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    for name, value in {"RANK": "0", "WORLD_SIZE": "1", "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port)}.items():
+        monkeypatch.setenv(name, value)
+    distributed.init_process_group(torch.device("cpu"))
+    assert torch.distributed.is_initialized()
+    distributed.destroy_process_group()
+    assert not torch.distributed.is_initialized()
+    distributed.destroy_process_group()  # idempotent, as the exit handler calls it again

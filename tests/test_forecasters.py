@@ -18,6 +18,7 @@ from workbench.data.skeleton_3dpw import BONES, JOINT_NAMES
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.dct_mlp import DctMlp, DctMlpConfig, dct_matrix, dct_mlp_loss
 from workbench.models.pose_baselines import DampedVelocity, fit_decay
+from workbench.settings import shared_data_dir
 from workbench.studies import decoupled_3dpw as study
 
 
@@ -190,3 +191,16 @@ def test_shared_prefix_names_the_shared_data(monkeypatch: pytest.MonkeyPatch, tm
     monkeypatch.setenv("WORKBENCH_SHARED_DATA", str(tmp_path))
     assert resolve_data_path("shared:somof_3dpw") == tmp_path.resolve() / "somof_3dpw"
     assert resolve_data_path("x/y") == Path("x/y")
+
+
+@pytest.mark.skipif(not (shared_data_dir() / "cmu_mocap").is_dir(), reason="shared CMU mocap not found")
+def test_cmu_source_reads_every_trial_at_each_speed() -> None:
+    normal = forecast_sources.training_windows({"cmu": 1.0}, cmu_stride=4, cmu_speeds=[120])
+    both = forecast_sources.training_windows({"cmu": 1.0}, cmu_stride=4, cmu_speeds=[120, 150])
+    n = len(normal.observed)
+    assert n > 2000 and len(both.observed) > n
+    torch.testing.assert_close(both.observed[:n], normal.observed)
+    # read as 150 Hz (every 10th frame) a window spans 25% more of the recording: faster motion
+    def speed(obs: torch.Tensor) -> float:
+        return float((obs[:, 1:] - obs[:, :-1]).abs().mean())
+    assert speed(both.observed[n:]) > 1.15 * speed(normal.observed)

@@ -29,8 +29,11 @@ def test_run_folder_holds_every_output(finished_run: Path) -> None:
     history = (finished_run / "history.csv").read_text().strip().splitlines()
     assert len(history) == 1 + 3 and history[0].startswith("epoch,lr,train_loss")
     metrics = json.loads((finished_run / "metrics.json").read_text())
-    assert set(metrics["splits"]["valid"]) == {"derpof", "zero_velocity", "constant_velocity"}
+    assert set(metrics["splits"]["valid"]) == {"derpof", "zero_velocity", "constant_velocity", "damped_velocity"}
     assert metrics["epochs_trained"] == 3
+    (source,) = metrics["training"]["sources"].values()  # the generated data's train split, every window once
+    assert source["used"] == source["windows"] == 2 * 60
+    assert 0.0 <= metrics["training"]["damped_decay"] <= 1.0 and metrics["training"]["augment"] == []
 
 
 def test_report_is_self_contained_with_a_scrubbable_animation(finished_run: Path) -> None:

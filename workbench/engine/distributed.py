@@ -13,6 +13,7 @@ equal a single-process one. ``torch.nn.SyncBatchNorm`` does that on GPUs only; o
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -51,11 +52,22 @@ def world() -> World:
 
 
 def init_process_group(device: torch.device) -> None:
-    """Join the default process group once (``nccl`` for CUDA devices, else ``gloo``)."""
+    """Join the default process group once (``nccl`` for CUDA devices, else ``gloo``); it is left
+    by :func:`destroy_process_group` at interpreter exit, or earlier by the caller."""
     if dist.is_initialized():
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
     dist.init_process_group(backend=backend, device_id=device if device.type == "cuda" else None)
+    # Without an explicit teardown the backend's threads are still running when the interpreter's
+    # static destructors run, and a rank can abort at exit ("terminate called without an active
+    # exception") after its work is done.
+    atexit.register(destroy_process_group)
+
+
+def destroy_process_group() -> None:
+    """Leave the default process group, if joined (idempotent)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
 
 
 def training_device(device: torch.device, w: World) -> torch.device:

@@ -4,8 +4,10 @@ Per report: no console errors, uncaught exceptions or network requests; every pl
 drawn (SVG marks, or a non-blank WebGL canvas for 3D scenes); in every figure with a slider, a click on the
 slider rail moves it to a later step, the figure then holds that step's frame and the drawing changes; in a
 figure with one slider per view (the 3D scenes) the dropdown switches to the second view and its slider.
-A full-page screenshot per report is saved to ``outputs/screenshots/<study>.png`` (``$WORKBENCH_OUTPUTS``
-when set).
+Each report opens with its run summary, above the parameters and the first figure, naming the run folder; its
+first screen is saved as ``outputs/screenshots/<study>_top.png`` and checked to show the summary box drawn with
+text; the page shows no progress-bar text, no staging folder and no empty output. A full-page screenshot per
+report is saved to ``outputs/screenshots/<study>.png`` (``$WORKBENCH_OUTPUTS`` when set).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import pytest
 from browser_support import PageLog, chromium, require_browser
 from PIL import Image
 
+from workbench.report import is_progress_text
 from workbench.settings import outputs_dir, shared_data_dir
 
 if TYPE_CHECKING:
@@ -60,6 +63,10 @@ SHOWN_FRAME = """gd => {
         || same(t[c], gd.data[ids[k]][c])));
     return {active: slider.active, steps: slider.steps.length, name: name, shown: shown};
 }"""
+EMPTY_OUTPUTS = """() => Array.from(document.querySelectorAll('.jp-OutputArea-output'))
+    .filter(e => !e.innerText.trim() && !e.querySelector('svg, canvas, img, table, .plotly-graph-div')).length"""
+SUMMARY_BACKGROUND = (247, 249, 252)
+"""The summary box's background colour (#f7f9fc, :data:`workbench.summary.BOX_STYLE`)."""
 TRACE_DATA = "gd => JSON.stringify(gd.data.map(t => [t.x, t.y, t.z]), (k, v) => k.startsWith('_') ? undefined : v)"
 ARM_ANIMATED = "gd => { window.animated = false; gd.once('plotly_animated', () => { window.animated = true; }); }"
 
@@ -164,6 +171,37 @@ def test_report_renders_and_its_sliders_scrub(study: str, browser: Browser, ci_r
     shots = outputs_dir() / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=shots / f"{study}.png", full_page=True)
+    page.close()
+    assert not log.errors, f"{study}: {log.errors}"
+    assert not log.blocked, f"{study}: requests to the network {log.blocked}"
+
+
+@pytest.mark.parametrize("study", STUDIES)
+def test_report_opens_with_its_summary(study: str, browser: Browser, ci_run: Callable[[str], Path]) -> None:
+    report = report_of(ci_run, study)
+    page, log = open_report(browser, report)
+    summary = page.locator(".workbench-summary")
+    assert summary.count() == 1, f"{study}: {summary.count()} summaries"
+    text = summary.inner_text()
+    assert "Result" in text and " on test: " in text and str(report.parent) in text, text
+    box = summary.bounding_box()
+    assert box["y"] + box["height"] <= page.viewport_size["height"], f"{study}: the summary is not on the first screen"
+    parameters = page.locator(".jp-CodeCell .jp-InputArea").first.bounding_box()
+    figure = page.locator(".plotly-graph-div").first.bounding_box()
+    assert box["y"] + box["height"] <= min(parameters["y"], figure["y"]), f"{study}: the summary is not first"
+    shots = outputs_dir() / "screenshots"
+    shots.mkdir(parents=True, exist_ok=True)
+    page.evaluate("() => window.scrollTo(0, 0)")
+    shot = Image.open(io.BytesIO(page.screenshot(path=shots / f"{study}_top.png"))).convert("RGB")
+    region = shot.crop((int(box["x"]) + 8, int(box["y"]) + 4, int(box["x"] + box["width"]) - 4,
+                        int(box["y"] + box["height"]) - 4))
+    colours = sorted(region.getcolors(1 << 20), reverse=True)
+    assert colours[0][1] == SUMMARY_BACKGROUND, f"{study}: the summary box is not drawn ({colours[:3]})"
+    assert len(colours) > 16, f"{study}: the summary box holds no text"
+    page_text = page.evaluate("() => document.body.innerText")
+    assert not is_progress_text(page_text), f"{study}: progress-bar text in the report"
+    assert ".partial" not in page_text, f"{study}: the report names the staging folder"
+    assert page.evaluate(EMPTY_OUTPUTS) == 0, f"{study}: empty outputs in the report"
     page.close()
     assert not log.errors, f"{study}: {log.errors}"
     assert not log.blocked, f"{study}: requests to the network {log.blocked}"

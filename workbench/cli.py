@@ -1,10 +1,11 @@
-"""The ``workbench`` command: run studies, evaluate and predict, count parameters."""
+"""The ``workbench`` command: run studies, evaluate and predict, count parameters, log runs to MLflow."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -47,7 +48,11 @@ def _collect_params(args: argparse.Namespace, study: str) -> dict[str, Any]:
 def cmd_run(args: argparse.Namespace) -> int:
     from workbench.engine.distributed import world
     from workbench.runner import STUDIES, find_resumable, launch_distributed, run_study
+    from workbench.tracking import require_mlflow, tracking_uri
 
+    uri = tracking_uri(args.mlflow)
+    if uri is not None:
+        require_mlflow()  # before training, not after it
     if args.resume is not None and args.study == "all":
         raise WorkbenchError("--resume continues one run: name its study, not 'all'")
     if args.nproc > 1:
@@ -56,18 +61,54 @@ def cmd_run(args: argparse.Namespace) -> int:
             resume = find_resumable(args.study, None if args.resume == "latest" else args.resume).resolve()
         return launch_distributed(args.nproc, _worker_args(args, resume))
     studies = list(STUDIES) if args.study == "all" else [args.study]
+    untracked = 0
     for study in studies:
         params = _collect_params(args, study)
         folder = run_study(study, params, progress=not args.quiet, resume=args.resume)
         if world().is_main:
-            print(f"{study}: complete -> {folder}")
-    return 0
+            _print_result(study, folder)
+            if uri is not None:
+                untracked += not _track(folder, uri)
+    return 2 if untracked else 0
+
+
+def _print_result(study: str, folder: Path) -> None:
+    """The run's headline result (as in its report's summary) and its folder."""
+    from workbench.summary import build_summary
+
+    headline = build_summary(folder, study, "complete").headline
+    if headline is not None:
+        print(f"{study}: {headline.sentence()}")
+    print(f"{study}: complete -> {folder}")
+
+
+def _track(folder: Path, uri: str) -> bool:
+    """Log a run folder to MLflow; on failure say so (the run itself is complete) and return False."""
+    from workbench.errors import TrackingError
+    from workbench.tracking import log_run
+
+    try:
+        logged = log_run(folder, uri)
+    except TrackingError as exc:
+        print(f"workbench: error: {exc}\nthe run is complete; log it later with: workbench track {folder} "
+              f"--mlflow {uri}", file=sys.stderr)
+        return False
+    print(f"{folder.name}: logged to MLflow at {uri}, run {logged.run_id} {logged.url}".rstrip())
+    return True
+
+
+def cmd_track(args: argparse.Namespace) -> int:
+    from workbench.tracking import require_mlflow, tracking_uri
+
+    uri = tracking_uri(args.mlflow)
+    if uri is None:
+        raise WorkbenchError("no MLflow tracking store: pass --mlflow URI (or a folder) or set MLFLOW_TRACKING_URI")
+    require_mlflow()
+    return 0 if all([_track(Path(run), uri) for run in args.runs]) else 2
 
 
 def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
     """The ``workbench run`` arguments each torchrun process gets (files made absolute)."""
-    from pathlib import Path
-
     out = [args.study]
     if args.preset:
         out += ["--preset", args.preset]
@@ -77,6 +118,8 @@ def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
         out += ["-p", name, value]
     if args.quiet:
         out.append("--quiet")
+    if args.mlflow:
+        out += ["--mlflow", args.mlflow]
     if resume is not None:
         out += ["--resume", str(resume)]
     return out
@@ -110,7 +153,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="execute a study notebook (or 'all') into outputs/<study>/<time>_<model>/")
     run.add_argument("study", help="a study (see notebooks/), or 'all'")
     run.add_argument("--preset", help="a parameter set, parameters/<study>/<preset>.yaml (ci, quick, full, ...)")
-    run.add_argument("--quiet", action="store_true", help="no cell progress bar")
+    run.add_argument("--quiet", action="store_true", help="show no progress (no epoch lines, no cell bar)")
+    run.add_argument("--mlflow", metavar="URI", help="log the run to MLflow: a tracking URI, or a folder for a local "
+                     "SQLite store (default $MLFLOW_TRACKING_URI; needs the mlflow extra)")
     run.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
                      help="continue an interrupted or killed run (default: the latest of the study; or a run folder)")
     run.add_argument("--nproc", type=int, default=1, metavar="N",
@@ -132,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
                              "into one PYSKL .pkl for the skeleton study; CMU mocap (cmu) into SoMoF 3DPW JSON files")
     skeleton_convert.add_arguments(convert)
     convert.set_defaults(func=skeleton_convert.run)
+    track = sub.add_parser("track", help="log completed run folders to MLflow (needs the mlflow extra)")
+    track.add_argument("runs", nargs="+", metavar="RUN", help="run folders, outputs/<study>/<time>_<model>")
+    track.add_argument("--mlflow", metavar="URI", help="tracking URI, or a folder for a local SQLite store "
+                       "(default $MLFLOW_TRACKING_URI)")
+    track.set_defaults(func=cmd_track)
     lb = sub.add_parser("leaderboard", help="one table per study of every completed run in outputs/")
     lb.add_argument("--outputs", metavar="DIR", help="folder to scan (default: outputs/ or $WORKBENCH_OUTPUTS)")
     lb.add_argument("--study", help="only this study")

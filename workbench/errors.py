@@ -37,6 +37,10 @@ class ConfigError(WorkbenchError):
     """A parameter or command-line option has an invalid value."""
 
 
+class TrackingError(WorkbenchError):
+    """MLflow tracking was asked for but is not installed, or logging a run to it failed."""
+
+
 class RunFailedError(WorkbenchError):
     """A notebook run failed; the executed notebook shows the failing cell."""
 

@@ -14,6 +14,10 @@ batch; a second Ctrl-C aborts at once) keeps its staging folder with status
 ``run_study(..., resume=...)`` runs such a folder again with ``resume=True``: the
 notebook starts over, and training continues from the saved checkpoint.
 
+While the notebook runs, its training reports to a progress file that the runner prints from (one
+line per epoch, :mod:`workbench.terminal`), so the notebook keeps no progress bars; at the end the
+executed notebook gets the run's summary and names the final run folder (:mod:`workbench.report`).
+
 Under ``torchrun`` every process runs the notebook; only rank 0 writes the run folder
 and the report, the other ranks work in a scratch folder that is removed at the end.
 """
@@ -34,12 +38,15 @@ from typing import Any
 import yaml
 
 from workbench.engine.distributed import world
+from workbench.engine.progress import PROGRESS_FILE_ENV
 from workbench.engine.stopping import STOP_FILE_ENV
 from workbench.errors import ConfigError, RunFailedError, RunInterrupted
 from workbench.models.registry import DEFAULT_MODEL, STUDY_MODELS
-from workbench.report import notebook_to_html
-from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir
+from workbench.report import finish_notebook, notebook_to_html
+from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir, write_yaml
 from workbench.settings import notebooks_dir, parameters_dir
+from workbench.summary import build_summary
+from workbench.terminal import ProgressMonitor
 
 STUDIES = tuple(STUDY_MODELS)
 """Every study, in the order ``workbench run all`` runs them."""
@@ -71,8 +78,13 @@ def read_parameter_file(path: str | Path) -> dict[str, Any]:
 
 
 def preset_path(study: str, preset: str) -> Path:
-    """``parameters/<study>/<preset>.yaml``."""
-    return parameters_dir() / study / f"{preset}.yaml"
+    """``parameters/<study>/<preset>.yaml``; a :class:`ConfigError` naming the study's parameter sets
+    when there is no such file."""
+    path = parameters_dir() / study / f"{preset}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in (parameters_dir() / study).glob("*.yaml"))
+        raise ConfigError(f"{study} has no parameter set {preset!r}; choose from {', '.join(known)}")
+    return path
 
 
 def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
@@ -100,27 +112,66 @@ def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
     stop_file = Path(os.environ.get(STOP_FILE_ENV) or stage / ".stop")
     stop_file.unlink(missing_ok=True)
     try:
-        with _stop_on_sigint(stop_file):
-            _execute(source, executed, {**parameters, "output_dir": str(stage)}, progress)
+        with _stop_on_sigint(stop_file), _show_training(study, progress, stage / ".progress.jsonl"):
+            _execute(source, executed, {**parameters, "output_dir": str(stage)}, progress and sys.stderr.isatty())
+        wall_time_s = round(elapsed + time.time() - started, 3)
+        _finish(stage, final, executed, study, "complete", wall_time_s, details["started"])
         notebook_to_html(executed, stage / f"{study}.html")
     except _Stopped as exc:
         set_status(stage, "interrupted", **details, elapsed_s=elapsed + time.time() - started, error=str(exc))
         raise RunInterrupted(f"{study}: {exc}. The run is kept in {stage}; continue it with: "
                              f"workbench run {study} --resume {stage.name}") from None
     except _CellFailed as exc:
-        failed = _keep_failed(stage, final, executed, str(exc))
+        failed = _keep_failed(stage, final, executed, str(exc), elapsed + time.time() - started)
         raise RunFailedError(f"{exc}\nthe executed notebook with the failing cell is in {failed}") from None
     except BaseException as exc:
         if executed.is_file():
-            _keep_failed(stage, final, executed, f"{type(exc).__name__}: {exc}")
+            _keep_failed(stage, final, executed, f"{type(exc).__name__}: {exc}", elapsed + time.time() - started)
         else:
             shutil.rmtree(stage, ignore_errors=True)
         raise
     finally:
         stop_file.unlink(missing_ok=True)
-    set_status(stage, "complete", **details, wall_time_s=round(elapsed + time.time() - started, 3))
+    set_status(stage, "complete", **details, wall_time_s=wall_time_s)
     os.replace(stage, final)
     return final
+
+
+@contextmanager
+def _show_training(study: str, show: bool, path: Path) -> Iterator[None]:
+    """While active, the kernel's training engine appends its progress events to ``path`` (a hidden
+    file of the staging folder, named by ``WORKBENCH_PROGRESS_FILE``) instead of drawing bars into
+    the notebook; when ``show``, they are printed to stderr (one line per epoch; a live bar on a
+    terminal). The file is removed afterwards."""
+    path.unlink(missing_ok=True)  # left by a killed run that is now resumed
+    inherited = os.environ.get(PROGRESS_FILE_ENV)
+    os.environ[PROGRESS_FILE_ENV] = str(path)
+    try:
+        if show:
+            with ProgressMonitor(path, sys.stderr, prefix=f"{study}: ", live=sys.stderr.isatty()):
+                yield
+        else:
+            yield
+    finally:
+        path.unlink(missing_ok=True)
+        if inherited is None:
+            os.environ.pop(PROGRESS_FILE_ENV, None)
+        else:
+            os.environ[PROGRESS_FILE_ENV] = inherited
+
+
+def _finish(stage: Path, folder: Path, executed: Path, study: str, status: str, wall_time_s: float,
+            started: str, error: str = "") -> None:
+    """Make the run's files name ``folder``, where the run will be found, rather than the staging
+    folder (``output_dir`` of ``config.yaml``, paths printed in the notebook), and give the executed
+    notebook its summary (:mod:`workbench.summary`) without progress residue."""
+    config = stage / "config.yaml"
+    if config.is_file():
+        values = yaml.safe_load(config.read_text(encoding="utf-8"))
+        if isinstance(values, dict) and values.get("output_dir") == str(stage):
+            write_yaml(config, {**values, "output_dir": str(folder)})
+    summary = build_summary(stage, study, status, wall_time_s, started, folder, error)
+    finish_notebook(executed, summary, stage)
 
 
 def find_resumable(study: str, run: str | Path | None = None) -> Path:
@@ -202,15 +253,16 @@ class _CellFailed(Exception):
     """A notebook cell raised an error."""
 
 
-def _execute(source: Path, executed: Path, parameters: dict[str, Any], progress: bool) -> None:
-    """papermill, with cell errors turned into :class:`_Stopped` or :class:`_CellFailed`."""
+def _execute(source: Path, executed: Path, parameters: dict[str, Any], cell_bar: bool) -> None:
+    """papermill (with its cell progress bar when ``cell_bar``), with cell errors turned into
+    :class:`_Stopped` or :class:`_CellFailed`."""
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    os.environ["WORKBENCH_BATCH"] = "1"
     try:
         papermill.execute_notebook(str(source), str(executed), parameters=parameters, kernel_name="python3",
-                                   cwd=str(Path.cwd()), progress_bar=progress)
+                                   cwd=str(Path.cwd()), progress_bar=cell_bar,
+                                   kernel_manager_class=_encrypted_kernel_manager())
     except PapermillExecutionError as exc:
         message = f"{exc.ename}: {exc.evalue}"
         if exc.ename in ("TrainingInterrupted", "KeyboardInterrupt"):
@@ -218,6 +270,21 @@ def _execute(source: Path, executed: Path, parameters: dict[str, Any], progress:
         raise _CellFailed(message) from None
     except KeyboardInterrupt:
         raise _Stopped("aborted by a second Ctrl-C; training resumes from its last complete epoch") from None
+
+
+def _encrypted_kernel_manager() -> type:
+    """A kernel manager that gives the kernel CurveZMQ keys (when pyzmq has CurveZMQ): its traffic over
+    local TCP is encrypted, and it no longer warns at every start that it is not."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    class EncryptedKernelManager(AsyncKernelManager):
+        @default("transport_encryption")
+        def _encrypt(self) -> str:
+            return "auto" if zmq.has("curve") else "disabled"
+
+    return EncryptedKernelManager
 
 
 @contextmanager
@@ -272,18 +339,20 @@ def _iso(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(seconds))
 
 
-def _keep_failed(stage: Path, final: Path, executed: Path, message: str) -> Path:
-    """Move a failed run to ``<final>_failed`` with its executed notebook, a best-effort HTML
-    report of it, and ``status.json`` saying failed."""
+def _keep_failed(stage: Path, final: Path, executed: Path, message: str, wall_time_s: float) -> Path:
+    """Move a failed run to ``<final>_failed`` with its executed notebook (its summary says failed
+    and why), a best-effort HTML report of it, and ``status.json`` saying failed."""
+    status = read_status(stage)
+    failed = final.with_name(final.name + "_failed")
     try:
+        _finish(stage, failed, executed, str(status.get("study", "")), "failed", wall_time_s,
+                str(status.get("started", "")), message)
         notebook_to_html(executed, executed.with_suffix(".html"))
     except Exception as exc:  # the notebook itself is the record of the failure
         message += f" (HTML report not written: {exc})"
-    status = read_status(stage)
     status.pop("status", None)
     status.pop("time", None)
     set_status(stage, "failed", **{**status, "error": message})
-    failed = final.with_name(final.name + "_failed")
     os.replace(stage, failed)
     return failed
 

@@ -21,14 +21,14 @@ same batches, in the same order, as a single-process run) is split evenly over
 the processes by a ``DistributedSampler``, gradients are averaged, batch norm
 uses global-batch statistics, training logs are summed over processes, every
 process evaluates the full validation data (so early stopping agrees), and only
-rank 0 writes checkpoints and shows progress.
+rank 0 writes checkpoints and reports progress (:mod:`workbench.engine.progress`: to the runner's
+progress file under ``workbench run``, else tqdm bars).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -44,6 +44,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from workbench.engine import distributed
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
+from workbench.engine.progress import Progress, open_progress
 from workbench.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state
 from workbench.engine.stopping import StopRequest, TrainingLock
 from workbench.errors import CheckpointError, ConfigError, TrainingInterrupted
@@ -62,7 +63,9 @@ class TrainConfig:
     not improved for ``plateau_patience`` epochs) | ``cosine`` (cosine decay to 0 over
     ``epochs`` after ``warmup_epochs`` of linear warm-up);
     early stopping after ``early_stopping_patience`` epochs without improvement of
-    ``monitor`` (0 turns it off); ``grad_clip`` max gradient norm (0 turns it off).
+    ``monitor`` (0 turns it off); ``grad_clip`` max gradient norm (0 turns it off);
+    ``progress_label`` names the fit in progress reports (default: the model class, and the
+    checkpoint file unless it is ``checkpoint.pt``).
     """
 
     epochs: int = 100
@@ -88,6 +91,7 @@ class TrainConfig:
     checkpoint_path: str | None = None
     resume: bool = False
     progress: bool = True
+    progress_label: str = ""
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1:
@@ -116,19 +120,6 @@ def move_to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
     return batch
-
-
-def _progress(iterable: Any, enabled: bool, **kwargs: Any) -> Any:
-    """A tqdm bar: widget bar in Jupyter, text bar in terminals and batch runs."""
-    if not enabled:
-        return iterable
-    if os.environ.get("WORKBENCH_BATCH"):
-        from tqdm import tqdm
-
-        return tqdm(iterable, mininterval=10.0, ascii=True, **kwargs)
-    from tqdm.auto import tqdm
-
-    return tqdm(iterable, **kwargs)
 
 
 class Trainer:
@@ -172,6 +163,7 @@ class Trainer:
         self.epoch_hooks: list[EpochHook] = []
         self._partial: dict | None = None
         self._stop: StopRequest | None = None
+        self._progress = Progress()
         self.epoch = 0
         """The epoch being trained (0-based), for loss functions whose randomness is keyed by epoch."""
 
@@ -310,8 +302,7 @@ class Trainer:
         if partial is None and self.world.rank > 0:
             torch.manual_seed(self.config.seed * 1_000_003 + epoch * 1_009 + self.world.rank)
         all_batches = self.batches(data, epoch)
-        batches = _progress(itertools.islice(all_batches, done, None), self.config.progress and self.world.is_main,
-                            desc=f"epoch {epoch + 1}", leave=False, initial=done, total=len(all_batches))
+        batches = itertools.islice(all_batches, done, None)
         network = self.ddp if self.ddp is not None else self.model
         for index, batch in enumerate(batches, start=done + 1):
             batch = move_to(batch, self.device)
@@ -327,6 +318,7 @@ class Trainer:
             count += size
             for key, value in {"train_loss": loss.item(), **{f"train_{k}": float(v) for k, v in logs.items()}}.items():
                 totals[key] = totals.get(key, 0.0) + value * size
+            self._progress.batch(epoch + 1, index, len(all_batches))
             if self._stop is not None and distributed.any_process(self._stop.requested):
                 self._save(self._checkpoint_path(), epoch - 1,
                            {"epoch": epoch, "batches": index, "totals": totals, "count": count})
@@ -380,29 +372,44 @@ class Trainer:
             self.model.load_state_dict(self.best_state)
         return self.history
 
+    def progress_label(self) -> str:
+        """The fit's name in progress reports: ``progress_label``, else the model class and, unless it is
+        ``checkpoint.pt``, the checkpoint file (the streams and sweeps of a study differ there)."""
+        if self.config.progress_label:
+            return self.config.progress_label
+        path = self._checkpoint_path()
+        name = type(self.model).__name__
+        return f"{name} ({path.name})" if path is not None and path.name != "checkpoint.pt" else name
+
     def _run_epochs(self, train_data: Dataset, path: Path | None) -> None:
-        epochs = range(self.start_epoch, self.config.epochs)
-        bar = _progress(epochs, self.config.progress and self.world.is_main, desc="training", unit="epoch",
-                        initial=self.start_epoch, total=self.config.epochs)
-        for epoch in bar:
-            if self.stopped_early:
-                break
-            started = time.perf_counter()
-            row: dict[str, float] = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
-            row.update(self.train_epoch(train_data, epoch))
-            if self.evaluate_fn is not None:
-                self.model.eval()
-                with torch.no_grad():
-                    row.update({k: float(v) for k, v in self.evaluate_fn(self.model).items()})
-            self._step_schedule(row)
-            self._track_best(row, epoch)
-            row["epoch_time_s"] = time.perf_counter() - started
-            self.history.append(row)
-            self._save(path, epoch)
-            if hasattr(bar, "set_postfix"):
-                bar.set_postfix({k: f"{row[k]:.4g}" for k in ("train_loss", self.config.monitor) if k in row})
-            for hook in self.epoch_hooks:
-                hook(epoch, row)
+        self._progress = open_progress(self.config.progress and self.world.is_main)
+        try:
+            self._progress.start(self.progress_label(), self.config.epochs, self.start_epoch, self.config.monitor)
+            for epoch in range(self.start_epoch, self.config.epochs):
+                if self.stopped_early:
+                    break
+                self._run_epoch(train_data, path, epoch)
+            self._progress.end(self.stopped_early)
+        finally:
+            self._progress.close()
+            self._progress = Progress()
+
+    def _run_epoch(self, train_data: Dataset, path: Path | None, epoch: int) -> None:
+        started = time.perf_counter()
+        row: dict[str, float] = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+        row.update(self.train_epoch(train_data, epoch))
+        if self.evaluate_fn is not None:
+            self.model.eval()
+            with torch.no_grad():
+                row.update({k: float(v) for k, v in self.evaluate_fn(self.model).items()})
+        self._step_schedule(row)
+        self._track_best(row, epoch)
+        row["epoch_time_s"] = time.perf_counter() - started
+        self.history.append(row)
+        self._save(path, epoch)
+        self._progress.epoch(row, self.best_value, self.best_epoch + 1)
+        for hook in self.epoch_hooks:
+            hook(epoch, row)
 
 
 def _batch_size(batch: Any) -> int:

@@ -156,7 +156,8 @@ def training_windows(cfg: Config, data: dict[str, somof.SomofSplit]) -> tuple[to
         empty = torch.zeros((0, OBS_FRAMES, COORDS_PER_FRAME))
         return empty, torch.zeros((0, PRED_FRAMES, COORDS_PER_FRAME)), {}
     observed, future = people(split)
-    return observed, future, {split.source: {"windows": len(observed), "used": len(observed)}}
+    # keyed by the split's name, not its folder, so a run's metrics do not depend on where it ran
+    return observed, future, {f"data_dir {cfg.train_split} split": {"windows": len(observed), "used": len(observed)}}
 
 
 def damped_decay(cfg: Config, observed: torch.Tensor, future: torch.Tensor) -> float:

@@ -281,12 +281,12 @@ def _tensors(w: qub_pheo.Windows) -> tuple[torch.Tensor, torch.Tensor, torch.Ten
 
 
 def train(model: torch.nn.Module, data: HandData, cfg: Config, modalities: Sequence[str] | None = None,
-          epochs: int | None = None, checkpoint_path: str | Path | None = None) -> list[dict]:
+          epochs: int | None = None, checkpoint_path: str | Path | None = None, label: str = "") -> list[dict]:
     """Train ``model`` on the train split with the masked MSE, validating on ``val`` after every
     epoch (validation never updates weights); the best-validation weights are restored. History
     rows hold ``train_loss``, ``train_mpjpe`` (MPJPE-QUB), ``train_ade``, ``train_fde`` (means over
     the epoch's batches) and ``val_loss``, ``val_mpjpe``, ``val_ade``, ``val_fde`` (u). Baselines
-    and zero epochs return an empty history."""
+    and zero epochs return an empty history. ``label`` names the training in progress reports."""
     epochs = cfg.epochs if epochs is None else epochs
     if not any(p.requires_grad for p in model.parameters()) or epochs == 0:
         return []
@@ -310,6 +310,7 @@ def train(model: torch.nn.Module, data: HandData, cfg: Config, modalities: Seque
         early_stopping_patience=cfg.early_stopping_patience if evaluate_fn else 0, restore_best=evaluate_fn is not None,
         monitor="val_loss", device=cfg.device, seed=cfg.seed,
         checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume, progress=cfg.progress,
+        progress_label=label,
     )
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
@@ -361,7 +362,8 @@ def modality_ablation(data: HandData, cfg: Config, trained: torch.nn.Module | No
             model = trained
         else:
             model = make_model(cfg, arch, modalities)
-            train(model, common, Config(**{**asdict(cfg), "progress": False, "resume": False}), modalities, epochs)
+            train(model, common, Config(**{**asdict(cfg), "resume": False}), modalities, epochs,
+                  label=f"ablation {arch} ({modality_label(modalities)})")
         m = evaluate(model, windows(cfg, common.splits.get(split, []), modalities), cfg.mask)
         rows.append({"inputs": modality_label(modalities), "model": arch, "windows": m["n_windows"],
                      **{label: m[key] for key, label in METRIC_COLUMNS.items()}})

@@ -298,24 +298,26 @@ def _validation_fn(windows: WindowSet, cfg: Config):
     return validate
 
 
-def train_config(cfg: Config, checkpoint_path: str | Path | None = None) -> TrainConfig:
+def train_config(cfg: Config, checkpoint_path: str | Path | None = None, label: str = "") -> TrainConfig:
     """The engine options of the study's recipe: Adam (0.9, 0.999), LR x ``plateau_factor`` after
     ``plateau_patience`` epochs without a better validation loss, early stopping after
-    ``early_stopping_patience`` such epochs, best weights restored at the end."""
+    ``early_stopping_patience`` such epochs, best weights restored at the end; ``label`` names the
+    training in progress reports."""
     return TrainConfig(
         epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), lr=float(cfg.lr), optimizer="adam",
         betas=(0.9, 0.999), scheduler="plateau", plateau_factor=float(cfg.plateau_factor),
         plateau_patience=int(cfg.plateau_patience), plateau_monitor="val_loss", monitor="val_loss",
         early_stopping_patience=int(cfg.early_stopping_patience), restore_best=True, device=cfg.device,
         seed=cfg.seed, checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume,
-        progress=cfg.progress,
+        progress=cfg.progress, progress_label=label,
     )
 
 
 def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path: str | Path | None = None,
-          name: str | None = None) -> list[dict]:
+          name: str | None = None, label: str = "") -> list[dict]:
     """Train on the train windows, validating each epoch; returns the history (one dict per epoch).
-    The identity baseline and ``epochs == 0`` return an empty history."""
+    The identity baseline and ``epochs == 0`` return an empty history. ``label`` names the training
+    in progress reports."""
     name = name or cfg.model
     if name == BASELINE or cfg.epochs == 0:
         return []
@@ -328,8 +330,8 @@ def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path:
         loss, _ = model_loss(net, training_input(kp, vis, cfg, index, trainer.epoch), kp, vis, ann)
         return loss, {}
 
-    trainer = Trainer(model, train_config(cfg, checkpoint_path), loss_fn, _validation_fn(data.splits["val"], cfg),
-                      model_config=cfg.model_options(name))
+    trainer = Trainer(model, train_config(cfg, checkpoint_path, label), loss_fn,
+                      _validation_fn(data.splits["val"], cfg), model_config=cfg.model_options(name))
     windows = torch.arange(len(train_set))
     return trainer.fit(TensorDataset(train_set.keypoints, train_set.visible, train_set.annotated, windows))
 
@@ -420,7 +422,8 @@ def sweep(cfg: Config, sequences: list[PoseSequence] | None = None, info: dict |
             data = load_data(sub, sequences, info)
             for name in [BASELINE, *cfg.sweep_models]:
                 net = make_model(sub, name).to(resolve_device(cfg.device))
-                history = train(net, data, sub, name=name)
+                history = train(net, data, sub, name=name,
+                                label=f"sweep {name} (experiment {experiment}, shift scalar {float(shift):g})")
                 result = evaluate(net, data.splits["test"], sub, "test")
                 row = {"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
                        "epochs": len(history), "n_keypoints": result["n_keypoints"]}

@@ -4,10 +4,16 @@
 plotly MIME bundle (rendered natively by JupyterLab) and self-contained HTML
 (used by nbconvert): plotly.js is inlined once, in the first figure of the
 kernel, so reports open without a network connection or require.js.
+:class:`KernelWidget` is a widget that also says, in static renderings such as
+the HTML report, what it would show and how to get it.
 """
 
 from __future__ import annotations
 
+import html
+from typing import Any
+
+import ipywidgets as widgets
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 
@@ -31,3 +37,24 @@ def use_offline_renderer() -> None:
     OfflineRenderer.shared["library_sent"] = False
     pio.renderers["workbench"] = OfflineRenderer()
     pio.renderers.default = "workbench"
+
+
+class KernelWidget(widgets.VBox):
+    """A ``VBox`` that only works with a live kernel. Its display also carries an HTML note (``what`` it
+    would show and how to get it), which renderings without a kernel show instead of an empty output;
+    JupyterLab draws the widget itself."""
+
+    def __init__(self, children: list[widgets.Widget], what: str, **kwargs: Any) -> None:
+        super().__init__(children, **kwargs)
+        self.what = what
+
+    def static_html(self) -> str:
+        """The note shown where the widget cannot be drawn."""
+        return ("<div style='border:1px dashed #999;padding:0.5em 0.8em;color:#444'>"
+                f"<b>Live widget, not in this static report:</b> {html.escape(self.what)} "
+                "It needs a running Jupyter kernel: open the notebook in JupyterLab and run all cells.</div>")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        bundle = super()._repr_mimebundle_(**kwargs)
+        bundle["text/html"] = self.static_html()
+        return bundle

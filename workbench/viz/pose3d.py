@@ -20,6 +20,8 @@ import ipywidgets as widgets
 import numpy as np
 import plotly.graph_objects as go
 
+from workbench.viz.notebook import KernelWidget
+
 Bones = Sequence[tuple[int, int]]
 Coords = tuple[list, list, list]
 
@@ -240,12 +242,13 @@ def pose_scrubber(
     bones: list[tuple[int, int]],
     scene_labels: list[str] | None = None,
     frame_ms: float = FRAME_MS,
-) -> widgets.VBox:
+) -> KernelWidget:
     """A live-kernel 3D view: scene dropdown, play button and frame slider above a ``FigureWidget``.
 
     Arrays as in :func:`pose_animation` (``(S, P, T, J, 3)``, metres, y up); the slider
     runs over ``0..To+Tp-1`` (observed, then predicted frames) and updates the traces
-    in place. Returns ``VBox([HBox([Dropdown, Play, IntSlider, Label]), FigureWidget])``;
+    in place. Returns a :class:`~workbench.viz.notebook.KernelWidget` (a ``VBox``) of
+    ``[HBox([Dropdown, Play, IntSlider, Label]), FigureWidget]``, noted in static reports;
     nothing is displayed, so it can be built outside a notebook. Needs ``anywidget``.
     """
     observed, predicted = np.asarray(observed), np.asarray(predicted)
@@ -286,4 +289,6 @@ def pose_scrubber(
     slider.observe(show, names="value")
     picker.observe(change_scene, names="value")
     show()
-    return widgets.VBox([widgets.HBox([picker, player, slider, clock]), fig])
+    what = ("A 3D view of the same poses with a scene menu, a play button and a frame slider, redrawn by the "
+            "kernel as you scrub (the animation above shows them in this report).")
+    return KernelWidget([widgets.HBox([picker, player, slider, clock]), fig], what)

@@ -1,4 +1,4 @@
-"""Tables for notebooks: model size break-downs and result tables with the best values marked."""
+"""Tables for notebooks: model size break-downs, rounded tables and result tables with the best values marked."""
 
 from __future__ import annotations
 
@@ -19,6 +19,17 @@ def parameter_table(counts: dict) -> pd.DataFrame:
     table = pd.DataFrame(rows, columns=["module", "parameters"])
     table["share (%)"] = 100.0 * table["parameters"] / total if total else float("nan")
     return table
+
+
+def styled_parameters(counts: dict) -> Styler:
+    """:func:`parameter_table` for reading: counts with thousands separators, shares to 0.1 %, no index."""
+    table = parameter_table(counts)
+    return table.style.format({"parameters": "{:,}", "share (%)": "{:.1f}"}, na_rep="-").hide(axis="index")
+
+
+def styled_table(df: pd.DataFrame, precision: int = 2) -> Styler:
+    """``df`` for reading: floats to ``precision`` decimals, numbers with thousands separators, no index."""
+    return df.style.format(precision=precision, thousands=",", na_rep="-").hide(axis="index")
 
 
 def styled_results(df: pd.DataFrame, lower_is_better: list[str]) -> Styler:

@@ -1,0 +1,160 @@
+"""Training progress: the engine's events in the runner's progress file, and the lines ``workbench run`` prints
+from them (one per epoch, with losses, the monitored metric, elapsed and remaining time)."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import TensorDataset
+
+from workbench import terminal
+from workbench.engine.progress import PROGRESS_FILE_ENV, BarProgress, FileProgress, open_progress
+from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.terminal import ProgressMonitor, clock
+
+
+def _data() -> TensorDataset:
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(48, 3, generator=g)
+    return TensorDataset(x, x.sum(1, keepdim=True))
+
+
+def _loss(model: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict]:
+    x, y = batch
+    return torch.mean((model(x) - y) ** 2), {"abs": float(torch.mean(torch.abs(model(x) - y)).detach())}
+
+
+def _val(model: nn.Module) -> dict:
+    x, y = _data().tensors
+    return {"val_loss": float(torch.mean((model(x) - y) ** 2))}
+
+
+def _fit(tmp_path: Path, progress: bool, epochs: int = 3, **options) -> list[dict]:
+    torch.manual_seed(0)
+    cfg = TrainConfig(epochs=epochs, batch_size=16, lr=0.05, scheduler="none", seed=0, progress=progress, **options)
+    return Trainer(nn.Linear(3, 1), cfg, _loss, _val).fit(_data())
+
+
+def _events(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_fit_reports_to_the_progress_file_and_prints_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capfd: pytest.CaptureFixture) -> None:
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(path))
+    history = _fit(tmp_path, progress=True)
+    events = _events(path)
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "fit" and kinds[-1] == "end" and kinds.count("epoch") == 3
+    assert "batch" in kinds  # the first batch is always reported
+    fit = events[0]
+    assert (fit["label"], fit["epochs"], fit["start_epoch"], fit["monitor"]) == ("Linear", 3, 0, "val_loss")
+    epochs = [e for e in events if e["event"] == "epoch"]
+    assert [e["row"] for e in epochs] == history
+    best = min(range(3), key=lambda i: history[i]["val_loss"])
+    assert epochs[-1]["best"] == pytest.approx(history[best]["val_loss"]) and epochs[-1]["best_epoch"] == best + 1
+    assert all(e["label"] == "Linear" for e in events)
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""  # nothing for the notebook to keep
+
+
+def test_progress_label_and_progress_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(path))
+    _fit(tmp_path, progress=False)
+    assert not path.exists()
+    _fit(tmp_path, progress=True, epochs=1, progress_label="ablation hands")
+    assert {e["label"] for e in _events(path)} == {"ablation hands"}
+    path.unlink()
+    _fit(tmp_path, progress=True, epochs=1, checkpoint_path=str(tmp_path / "train_j.pt"))
+    assert _events(path)[0]["label"] == "Linear (train_j.pt)"
+
+
+def test_bars_outside_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(PROGRESS_FILE_ENV, raising=False)
+    assert isinstance(open_progress(True), BarProgress)
+    assert type(open_progress(False)).__name__ == "Progress"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, "/tmp/somewhere.jsonl")
+    assert isinstance(open_progress(True), FileProgress)
+
+
+def _write(path: Path, *events: dict) -> None:
+    with path.open("a") as handle:
+        for event in events:
+            handle.write(json.dumps(event) + "\n")
+
+
+FIT = {"event": "fit", "label": "DeRPoF", "epochs": 3, "start_epoch": 0, "monitor": "val_loss", "time": 1000.0}
+
+
+def _epoch(epoch: int, when: float, val: float) -> dict:
+    row = {"epoch": epoch, "lr": 0.001, "train_loss": 0.5 / epoch, "train_kl": 14.5, "val_loss": val,
+           "val_ade": 2.0, "epoch_time_s": 9.5}
+    return {"event": "epoch", "label": "DeRPoF", "row": row, "best": min(val, 0.3), "best_epoch": 1, "time": when}
+
+
+def test_monitor_prints_one_line_per_epoch(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monitor = ProgressMonitor(path, stream, prefix="decoupled_3dpw: ")
+    monitor.poll()  # no file yet: nothing
+    _write(path, FIT, _epoch(1, 1010.0, 0.3), _epoch(2, 1020.0, 0.4))
+    monitor.poll()
+    _write(path, _epoch(3, 1030.0, 0.25), {"event": "end", "label": "DeRPoF", "stopped_early": False, "time": 1030.0})
+    monitor.poll()
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "decoupled_3dpw: training DeRPoF: 3 epochs, monitoring val_loss"
+    assert len(lines) == 4
+    first, second, last = lines[1:]
+    assert first.startswith("decoupled_3dpw: DeRPoF epoch 1/3  train_loss 0.5  val_loss 0.3 (best 0.3 @ 1)  val_ade 2")
+    assert "train_kl" not in first  # other training logs stay in history.csv
+    assert first.endswith("lr 0.001  9.5 s/epoch  elapsed 0:10  left ~0:20")
+    assert second.endswith("elapsed 0:20  left ~0:10")
+    assert "epoch 3/3" in last and last.endswith("elapsed 0:30  done")
+
+
+def test_monitor_joins_lines_written_in_pieces_and_reports_stops(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monitor = ProgressMonitor(path, stream)
+    text = json.dumps({**FIT, "start_epoch": 1}) + "\n" + json.dumps(_epoch(2, 1010.0, 0.3))
+    path.write_text(text[:-20])
+    monitor.poll()
+    with path.open("a") as handle:
+        handle.write(text[-20:] + "\n")
+    monitor.poll()
+    _write(path, {"event": "end", "label": "DeRPoF", "stopped_early": True, "time": 1010.0})
+    monitor.poll()
+    assert stream.getvalue().splitlines() == [
+        "training DeRPoF: 3 epochs, resumed after epoch 1, monitoring val_loss",
+        "DeRPoF epoch 2/3  train_loss 0.25  val_loss 0.3 (best 0.3 @ 1)  val_ade 2  lr 0.001  9.5 s/epoch  "
+        "elapsed 0:10  left ~0:10",
+        "DeRPoF: stopped early after 2 of 3 epochs",
+    ]
+
+
+def test_monitor_in_a_log_says_how_far_a_long_epoch_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monkeypatch.setattr(terminal, "LOG_BATCH_INTERVAL_S", 0.0)
+    _write(path, FIT, {"event": "batch", "label": "DeRPoF", "epoch": 1, "batch": 120, "batches": 400, "time": 1.0})
+    ProgressMonitor(path, stream).poll()
+    assert stream.getvalue().splitlines()[-1] == "DeRPoF epoch 1/3: batch 120/400"
+
+
+def test_monitor_on_a_terminal_draws_a_batch_bar_and_keeps_the_epoch_lines(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    _write(path, FIT, {"event": "batch", "label": "DeRPoF", "epoch": 1, "batch": 3, "batches": 8, "time": 1.0},
+           _epoch(1, 1010.0, 0.3))
+    with ProgressMonitor(path, stream, live=True):
+        pass  # leaving reads what is left in the file
+    text = stream.getvalue()
+    assert "DeRPoF epoch 1/3: " in text and "3/8" in text  # the bar
+    assert "DeRPoF epoch 1/3  train_loss 0.5" in text
+
+
+def test_clock() -> None:
+    assert [clock(9.6), clock(75), clock(3725), clock(float("nan"))] == ["0:10", "1:15", "1:02:05", "?"]

@@ -1,0 +1,197 @@
+"""What ``workbench run`` shows while a notebook trains.
+
+The kernel's engine appends JSON events to a progress file (:mod:`workbench.engine.progress`);
+:class:`ProgressMonitor` follows that file from a thread of the runner and prints, for every fit, a
+line when it starts and one line per epoch: epoch k/N, the training loss, the validation metrics,
+the monitored metric with its best value so far, the learning rate, the epoch's time, elapsed and
+remaining time. On a terminal a
+transient bar also shows the batches of the current epoch; in a batch log (not a terminal), when
+:data:`LOG_BATCH_INTERVAL_S` seconds pass without a line, a line says how far the epoch has come.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TextIO
+
+POLL_INTERVAL_S = 0.25
+"""How often the monitor looks for new events (seconds)."""
+
+LOG_BATCH_INTERVAL_S = 30.0
+"""The least time between two in-epoch lines in a batch log (seconds)."""
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss`` (``m:ss`` under an hour) of a non-negative duration; ``?`` when unknown."""
+    if not math.isfinite(seconds) or seconds < 0:
+        return "?"
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def seconds(value: Any) -> str:
+    """A duration for a progress line: ``0.54 s``, ``3.1 s``, or ``m:ss`` from a minute on."""
+    if not isinstance(value, float | int) or not math.isfinite(value):
+        return "?"
+    return f"{value:.2f} s" if value < 1 else f"{value:.1f} s" if value < 60 else clock(value)
+
+
+def shown(key: str, monitor: str) -> bool:
+    """Whether an epoch line shows history column ``key``: the training loss, the evaluation metrics
+    (``val_*``) and the monitored metric; the other training logs are left to ``history.csv``."""
+    return key == "train_loss" or key.startswith("val_") or key == monitor
+
+
+def number(value: Any) -> str:
+    """A metric for a progress line: 4 significant digits."""
+    return f"{value:.4g}" if isinstance(value, float | int) and not isinstance(value, bool) else str(value)
+
+
+class FitState:
+    """What the monitor remembers of the fit in progress: its label, epoch count, monitored metric,
+    start time and the epochs it has run since (for the remaining-time estimate)."""
+
+    def __init__(self, event: dict[str, Any]) -> None:
+        self.label = str(event.get("label", ""))
+        self.epochs = int(event.get("epochs", 0))
+        self.start_epoch = int(event.get("start_epoch", 0))
+        self.monitor = str(event.get("monitor", ""))
+        self.started = float(event.get("time", time.time()))
+        self.done = 0
+
+    def start_line(self, prefix: str) -> str:
+        """The line announcing the fit."""
+        resumed = f", resumed after epoch {self.start_epoch}" if self.start_epoch else ""
+        return f"{prefix}training {self.label}: {self.epochs} epochs{resumed}, monitoring {self.monitor}"
+
+    def epoch_line(self, prefix: str, event: dict[str, Any]) -> str:
+        """One epoch: ``epoch k/N``, the metrics (the monitored one with its best so far), lr, the epoch's
+        time, elapsed time of the fit and the estimate of the time left."""
+        row = event.get("row", {})
+        self.done += 1
+        epoch = int(row.get("epoch", self.start_epoch + self.done))
+        parts = [f"{prefix}{self.label} epoch {epoch}/{self.epochs}"]
+        for key, value in row.items():
+            if not shown(key, self.monitor):
+                continue
+            text = f"{key} {number(value)}"
+            if key == self.monitor and event.get("best") is not None:
+                text += f" (best {number(event['best'])} @ {event.get('best_epoch')})"
+            parts.append(text)
+        if "lr" in row:
+            parts.append(f"lr {number(row['lr'])}")
+        elapsed = float(event.get("time", time.time())) - self.started
+        left = elapsed / self.done * (self.epochs - epoch) if self.done else math.nan
+        parts.append(f"{seconds(row.get('epoch_time_s'))}/epoch")
+        parts.append(f"elapsed {clock(elapsed)}")
+        parts.append("done" if epoch >= self.epochs else f"left ~{clock(left)}")
+        return "  ".join(parts)
+
+    def end_line(self, prefix: str, event: dict[str, Any]) -> str | None:
+        """A line when the fit stopped early (a complete fit's last epoch line says it all)."""
+        if event.get("stopped_early"):
+            return f"{prefix}{self.label}: stopped early after {self.start_epoch + self.done} of {self.epochs} epochs"
+        return None
+
+
+class ProgressMonitor:
+    """Follows ``path`` while the notebook runs (a context manager) and writes what it reads to
+    ``stream``: lines for fits and epochs, and, when ``live`` (a terminal), a transient bar over the
+    batches of the current epoch."""
+
+    def __init__(self, path: str | Path, stream: TextIO, prefix: str = "", live: bool = False) -> None:
+        self.path = Path(path)
+        self.stream = stream
+        self.prefix = prefix
+        self.live = live
+        self.fit: FitState | None = None
+        self._offset = 0
+        self._partial = ""
+        self._bar: Any = None
+        self._last_line = time.monotonic()
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="workbench-progress", daemon=True)
+
+    def __enter__(self) -> ProgressMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self._stopped.set()
+        self._thread.join()
+        self.poll()
+        self._close_bar()
+
+    def _follow(self) -> None:
+        while not self._stopped.wait(POLL_INTERVAL_S):
+            self.poll()
+
+    def poll(self) -> None:
+        """Read the complete lines added to the file since the last call and show their events."""
+        try:
+            with self.path.open("r", encoding="utf-8") as handle:
+                handle.seek(self._offset)
+                text = handle.read()
+                self._offset = handle.tell()
+        except FileNotFoundError:
+            return
+        lines = (self._partial + text).split("\n")
+        self._partial = lines.pop()
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(event, dict):
+                self.show(event)
+
+    def show(self, event: dict[str, Any]) -> None:
+        """Write one event to the stream."""
+        kind = event.get("event")
+        if kind == "fit":
+            self.fit = FitState(event)
+            self._write(self.fit.start_line(self.prefix))
+        elif self.fit is None:
+            return
+        elif kind == "batch":
+            self._batch(event)
+        elif kind == "epoch":
+            self._close_bar()
+            self._write(self.fit.epoch_line(self.prefix, event))
+        elif kind == "end":
+            self._close_bar()
+            line = self.fit.end_line(self.prefix, event)
+            if line:
+                self._write(line)
+
+    def _batch(self, event: dict[str, Any]) -> None:
+        epoch, done, total = int(event.get("epoch", 0)), int(event.get("batch", 0)), int(event.get("batches", 0))
+        if self.live:
+            from tqdm import tqdm
+
+            if self._bar is None:
+                self._bar = tqdm(desc=f"{self.fit.label} epoch {epoch}/{self.fit.epochs}", total=total, initial=done,
+                                 unit="batch", leave=False, file=self.stream, dynamic_ncols=True)
+            self._bar.update(done - self._bar.n)
+        elif time.monotonic() - self._last_line >= LOG_BATCH_INTERVAL_S:
+            self._write(f"{self.prefix}{self.fit.label} epoch {epoch}/{self.fit.epochs}: batch {done}/{total}")
+
+    def _close_bar(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _write(self, line: str) -> None:
+        self._last_line = time.monotonic()
+        if self.live:
+            from tqdm import tqdm
+
+            tqdm.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)

@@ -34,6 +34,7 @@ def test_run_folder_holds_every_output(finished_run: Path) -> None:
     (source,) = metrics["training"]["sources"].values()  # the generated data's train split, every window once
     assert source["used"] == source["windows"] == 2 * 60
     assert 0.0 <= metrics["training"]["damped_decay"] <= 1.0 and metrics["training"]["augment"] == []
+    assert not (finished_run / "checkpoint.prev.pt").exists()  # the final weights replace the training state
 
 
 def test_report_is_self_contained_with_a_scrubbable_animation(finished_run: Path) -> None:

@@ -22,7 +22,7 @@ from torch.utils.data import TensorDataset
 from workbench import metrics
 from workbench.data import forecast_sources, pose3d_transforms, somof, synthetic_3dpw
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
-from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError
@@ -377,8 +377,10 @@ def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], t
         results["epochs_trained"] = len(history)
         results["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
     if cfg.model in LOSSES:
-        save_atomic({"format": "workbench-weights-1", "model_name": cfg.model, "model": model.state_dict(),
-                     "model_config": model.config_dict()}, folder / "checkpoint.pt")
+        checkpoint = save_atomic({"format": "workbench-weights-1", "model_name": cfg.model,
+                                  "model": model.state_dict(), "model_config": model.config_dict()},
+                                 folder / "checkpoint.pt")
+        previous_path(checkpoint).unlink(missing_ok=True)  # the training state's backup: superseded
     for name in cfg.eval_splits:
         split = data.get(name)
         if split is not None and split.outputs is None:

@@ -70,7 +70,8 @@ def _run_folder(tmp_path: Path) -> Path:
                                                         "synthetic_scenes": {"valid": 20, "train": 60, "test": 20}}))
     results = {"zero_velocity": {"VIM@900 ms (cm)": 145.357, "ADE (m)": 0.25383, "people": 40},
                "constant_velocity": {"VIM@900 ms (cm)": 204.414, "ADE (m)": 0.31783, "people": 40},
-               "derpof": {"VIM@900 ms (cm)": 120.02, "ADE (m)": 0.19082, "FDE (m)": 0.3, "people": 40}}
+               "derpof": {"VIM@900 ms (cm)": 120.02, "VIM avg (cm)": 61.04, "ADE (m)": 0.19082, "FDE (m)": 0.3,
+                          "people": 40}}
     (folder / "metrics.json").write_text(json.dumps({
         "model": "derpof", "parameters": 40906, "epochs_trained": 3, "device": "cpu", "train_time_s": 51.2,
         "splits": {"valid": results, "test": results}}))
@@ -90,9 +91,10 @@ def test_summary_of_a_run(tmp_path: Path) -> None:
     assert facts["Started"] == "2026-11-26 15:13:43" and facts["Run folder"] == str(tmp_path / "final")
     assert list(facts)[:2] == ["Study", "Result"]
     table = summary.to_text().splitlines()[-4:]
-    assert table[0].split() == ["VIM@900", "ms", "(cm)", "ADE", "(m)", "FDE", "(m)", "MPJPE", "(mm)"]
-    assert table[1].split() == ["derpof", "120.0", "0.191", "0.300", "-"]
-    assert table[2].split() == ["zero_velocity", "145.4", "0.254", "-", "-"]
+    assert table[0].split() == ["VIM@900", "ms", "(cm)", "VIM", "avg", "(cm)", "ADE", "(m)", "FDE", "(m)", "MPJPE",
+                                "(mm)"]
+    assert table[1].split() == ["derpof", "120.0", "61.04", "0.191", "0.300", "-"]
+    assert table[2].split() == ["zero_velocity", "145.4", "-", "0.254", "-", "-"]
     html = summary.to_html()
     assert "<td style='text-align:right;padding:0 0.8em'>0.191</td>" in html and "0.19082" not in html
 

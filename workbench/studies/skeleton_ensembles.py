@@ -416,9 +416,8 @@ class StreamResult:
     source: str = ""
 
 
-def _subset(clips: ClipSet, names: list[str]) -> ClipSet:
-    rows = [clips.names.index(n) for n in names]
-    return ClipSet(names, clips.labels[rows], clips.clips[:, rows])
+def _subset(clips: ClipSet, rows: list[int]) -> ClipSet:
+    return ClipSet([clips.names[i] for i in rows], clips.labels[rows], clips.clips[:, rows])
 
 
 def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
@@ -429,17 +428,18 @@ def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: 
     model that did not train on it); the model is the :class:`FoldEnsemble` of the K fold models,
     whose test scores are the fold mean ``(1/K) sum_k p_k`` of their softmax scores. History rows
     carry a ``fold`` column."""
-    pool = data.sets["val"]
+    pool = data.sets["val"]  # the training split holds the same clips in the same order (see load_data)
+    row_of = {name: i for i, name in enumerate(pool.names)}
     oof = np.zeros((len(pool.names), data.num_classes))
     members, history = [], []
     for k in range(cfg.val_folds):
         kept, held = fold_holdout(pool.names, pool.labels.tolist(), cfg.val_folds, k, cfg.seed)
+        rows = [row_of[n] for n in held]
         fold_data = SkeletonData(data.layout, data.class_names,
-                                 {"train": _subset(data.sets["train"], kept), "val": _subset(pool, held),
-                                  "test": data.sets["test"]}, data.source)
+                                 {"train": _subset(data.sets["train"], [row_of[n] for n in kept]),
+                                  "val": _subset(pool, rows), "test": data.sets["test"]}, data.source)
         path = folder / f"train_{stream}_fold{k}.pt" if folder is not None else None
         model, fold_history = train_stream(cfg, fold_data, stream, path)
-        rows = [pool.names.index(n) for n in held]
         oof[rows] = predict_scores(model, fold_data.sets["val"], stream, data.layout, cfg.bone_order)
         members.append(model)
         history += [{**row, "fold": k} for row in fold_history]

@@ -10,25 +10,39 @@
    Target: at least 50x.
 2. Training: windows per second of one optimiser step (noisy input simulation, forward, masked MSE,
    backward, Adam) per model at batch 16 on 56 x 56 x 25 heatmaps (default sizes: 128 head channels,
-   DeciWatch 5 + 5 layers); median of ``--repeats`` steps after a warm-up step.
+   DeciWatch 5 + 5 layers) in ``--precision`` (default ``auto``), against a straightforward fp32
+   reference of the same architecture with the same weights, timed alternately in this process:
+   Conv-LSTMs with one convolution per gate and per frame and heads run frame by frame
+   (:mod:`workbench.models.heatmap_reference`), 3DConv as ``nn.Conv3d``; median of ``--repeats``
+   steps after a warm-up step. Targets: Conv-LSTM models 3x, 3DConv 1.5x.
+
+The benchmark restarts itself with the workbench's allocator set-up (:mod:`workbench.engine.allocator`)
+and says which allocator and precision ran.
 
 The project machine has 2 cores shared with other jobs: timings are noisy; compare ratios measured in
 one run. Usage: ``python benchmarks/bench_heatmaps.py [--json] [--repeats N] [--threads N] [--windows N]
-[--batch N] [--models NAME ...]`` (``--models`` with no name times the rendering only).
+[--batch N] [--precision P] [--models NAME ...]`` (``--models`` with no name times the rendering only).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import os
 import statistics
 import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
 from workbench import heatmaps
+from workbench.engine.allocator import active_allocator, reexec_with_allocator
+from workbench.engine.precision import PRECISIONS, autocast, resolve_precision
+from workbench.models.heatmap_models import HeatmapDenoiser
+from workbench.models.heatmap_reference import reference_of
 from workbench.studies import pretrain
 
 
@@ -71,49 +85,109 @@ def render_benchmark(windows: int, repeats: int) -> dict:
             "scipy_maps_per_s": maps / t_ref, "speedup": t_ref / t_ours}
 
 
-def training_benchmark(batch: int, repeats: int, models: list[str]) -> dict[str, float]:
-    """Training windows per second per model (one Adam step on a batch of ``batch`` windows)."""
+def _reference(name: str, model: torch.nn.Module) -> torch.nn.Module | None:
+    """The straightforward fp32 form of ``model`` (same weights), or None where there is none."""
+    if name in ("bi_convlstm_s", "bi_convlstm_c"):
+        return reference_of(model)
+    if name == "3dconv":
+        return _Conv3dReference(model)
+    return None
+
+
+class _Conv3dReference(torch.nn.Module):
+    """3DConv through ``nn.Conv3d`` directly (time as depth), with its own copy of the weights."""
+
+    def __init__(self, fast: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(fast)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.reference_forward(x)
+
+    def objective(self, *args: torch.Tensor, want_maps: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        return HeatmapDenoiser.objective(self, *args, want_maps=want_maps)
+
+
+def training_benchmark(batch: int, repeats: int, models: list[str], precision: str) -> dict[str, dict]:
+    """Per model: training windows per second (noisy input simulation, forward, masked loss, backward,
+    Adam) of the project's model in ``precision`` and of its straightforward fp32 reference, timed
+    alternately in this process on the same batch; ``speedup`` = ours / reference."""
     gen = torch.Generator().manual_seed(1)
     kp = torch.rand(batch, 5, 25, 2, generator=gen) * 55
     vis = torch.ones(batch, 5, 25, dtype=torch.bool)
     ann = torch.ones(batch, 25, dtype=torch.bool)
-    rates = {}
+    device = torch.device("cpu")
+    resolved = resolve_precision(precision, device)
+    noise = pretrain.Config(device="cpu")
+    out = {}
     for name in models:
-        cfg = pretrain.Config(model=name, device="cpu")
-        model = pretrain.make_model(cfg).train()
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        model = pretrain.make_model(pretrain.Config(model=name, device="cpu")).train()
+        reference = _reference(name, model)
 
-        def step(model: torch.nn.Module = model, opt: torch.optim.Optimizer = opt, cfg: pretrain.Config = cfg) -> None:
-            loss, _ = pretrain.model_loss(model, pretrain.noisy_input(kp, vis, cfg), kp, vis, ann)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
+        def stepper(net: torch.nn.Module, mode: str) -> Callable[[], None]:
+            opt = torch.optim.Adam(net.parameters(), lr=1e-3)
 
-        rates[name] = batch / _median_time(step, repeats)
-    return rates
+            def step() -> None:
+                with autocast(mode, device):
+                    loss, _ = net.objective(pretrain.noisy_input(kp, vis, noise), kp, vis, ann)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+
+            return step
+
+        ours = stepper(model, resolved)
+        ref = stepper(reference, "fp32") if reference is not None else None
+        ours()
+        if ref is not None:
+            ref()
+        t_ours, t_ref = [], []
+        for _ in range(repeats):
+            t_ours.append(_timed(ours))
+            if ref is not None:
+                t_ref.append(_timed(ref))
+        rate = batch / statistics.median(t_ours)
+        ref_rate = batch / statistics.median(t_ref) if t_ref else None
+        out[name] = {"windows_per_s": rate, "reference_windows_per_s": ref_rate,
+                     "speedup": rate / ref_rate if ref_rate else None}
+    return out
+
+
+def _timed(fn: Callable[[], None]) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (scipy uses one)")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads (scipy uses one)")
     parser.add_argument("--windows", type=int, default=16, help="windows rendered per call (x 125 maps)")
     parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--models", nargs="*", default=list(pretrain.MODELS), help="models to time (none: skip)")
     args = parser.parse_args()
+    reexec_with_allocator()
     torch.set_num_threads(args.threads)
-    result = {"torch": torch.__version__, "threads": args.threads,
+    result = {"torch": torch.__version__, "threads": args.threads, "allocator": active_allocator(),
+              "precision": resolve_precision(args.precision, torch.device("cpu")),
+              "load_average_1min": os.getloadavg()[0],
               "render": render_benchmark(args.windows, args.repeats),
-              "train_windows_per_s": training_benchmark(args.batch, max(1, args.repeats // 2), args.models)}
+              "training": training_benchmark(args.batch, max(1, args.repeats // 2), args.models, args.precision)}
     if args.json:
         print(json.dumps(result, indent=2))
         return
     r = result["render"]
+    print(f"allocator {result['allocator']}, precision {result['precision']}, {args.threads} threads, "
+          f"load average {result['load_average_1min']:.2f}")
     print(f"render: {r['render_maps_per_s']:,.0f} maps/s, scipy per map: {r['scipy_maps_per_s']:,.0f} maps/s, "
           f"speedup {r['speedup']:.1f}x (target 50x), max |difference| {r['max_abs_error']:.2e}")
-    for name, rate in result["train_windows_per_s"].items():
-        print(f"training {name}: {rate:.2f} windows/s (batch {args.batch})")
+    for name, t in result["training"].items():
+        against = (f", reference {t['reference_windows_per_s']:.2f} windows/s, speedup {t['speedup']:.2f}x"
+                   if t["reference_windows_per_s"] else "")
+        print(f"training {name}: {t['windows_per_s']:.2f} windows/s (batch {args.batch}){against}")
 
 
 if __name__ == "__main__":

@@ -67,7 +67,16 @@ def test_checkpoint_round_trip_and_errors(labels: Path, tmp_path: Path, capsys: 
 def test_params_json(capsys: pytest.CaptureFixture) -> None:
     code, out, _ = _run(capsys, "params", "pretrain", "-p", "model", "bi_convlstm_c", "--json")
     counts = json.loads(out)
-    assert code == 0 and counts["total"] == 1_871_913 and counts["modules"]["forward_lstm"] == 593_800
+    assert code == 0 and counts["total"] == 1_872_313 and counts["modules"]["forward_lstm"] == 594_000
     small = json.loads(_run(capsys, "params", "pretrain", "-p", "model", "bi_convlstm_s", "-p", "channels", "16",
                             "--json")[1])
     assert small["modules"]["forward_head"] == 25 * 16 * 9 + 16 + 2 * (16 * 16 * 9 + 16) + 16 * 16 + 16 + 16 * 25 + 25
+
+
+def test_data_accepts_the_penn_action_root(labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    root = tmp_path / "Penn_Action"
+    root.mkdir()
+    (root / "labels").symlink_to(labels, target_is_directory=True)
+    common = ("evaluate", "pretrain", "--dataset", "penn_action", "--model", "identity", "--json")
+    code, from_root, _ = _run(capsys, *common, "--data", str(root))
+    assert code == 0 and json.loads(from_root) == json.loads(_run(capsys, *common, "--data", str(labels))[1])

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from workbench.models import heatmap_models as hm
+from workbench.models.heatmap_reference import reference_of
 from workbench.models.registry import build_model, parameter_counts
 from workbench.studies import pretrain
 
@@ -30,9 +31,49 @@ def test_parameter_counts_match_the_docstrings(name: str, cls: type) -> None:
 
 def test_convlstm_count_formula_and_shapes() -> None:
     cell = hm.PeepholeConvLSTM()
-    assert parameter_counts(cell)["total"] == _stated_count(hm.PeepholeConvLSTM) == 8 * 9 * 625 + 7 * 25 * 56 * 56
+    assert parameter_counts(cell)["total"] == _stated_count(hm.PeepholeConvLSTM) == 8 * 9 * 625 + 8 * 25 + 7 * 25 * 56 * 56
+    assert cell.input_conv.bias.shape == cell.hidden_conv.bias.shape == (100,)
     assert cell.peephole.shape == (3, 25, 56, 56) and cell.bias.shape == (4, 25, 56, 56)
     assert cell.bias[1].eq(1).all() and cell.peephole.eq(0).all()
+
+
+@pytest.mark.parametrize("name, published", [("bi_convlstm_s", 1_875_666), ("bi_convlstm_c", 1_872_313),
+                                             ("3dconv", 78_150)])
+def test_parameter_counts_match_the_thesis_implementation(name: str, published: int) -> None:
+    assert parameter_counts(build_model("pretrain", name))["total"] == published
+
+
+def _randomised(model: torch.nn.Module) -> torch.nn.Module:
+    """``model`` with every parameter drawn at random (biases and peepholes no longer 0)."""
+    gen = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.2)
+    return model
+
+
+@pytest.mark.parametrize("name", ["bi_convlstm_s", "bi_convlstm_c"])
+def test_fast_convlstm_models_equal_their_straightforward_reference(name: str) -> None:
+    model = _randomised(build_model("pretrain", name, channels=6))
+    reference = reference_of(model)
+    assert parameter_counts(reference)["total"] == parameter_counts(model)["total"]
+    x = torch.rand(2, 5, 25, 56, 56, generator=torch.Generator().manual_seed(4))
+    fast_out, ref_out = model(x), reference(x)
+    assert fast_out.abs().max() > 0.1
+    assert torch.allclose(fast_out, ref_out, atol=1e-5, rtol=1e-4)
+    fast_out.square().sum().backward()
+    ref_out.square().sum().backward()
+    fast_grad = model.forward_lstm.input_conv.weight.grad[:25]  # the input gate's slice
+    assert torch.allclose(fast_grad, reference.forward_lstm.x["i"].weight.grad, atol=1e-3, rtol=1e-3)
+
+
+@pytest.mark.parametrize("frames", [5, 3])
+def test_3dconv_as_time_toeplitz_2d_conv_equals_conv3d(frames: int) -> None:
+    model = _randomised(hm.Conv3dDenoiser())
+    x = torch.rand(2, frames, 25, 20, 24, generator=torch.Generator().manual_seed(5))
+    out = model(x)
+    assert out.shape == x.shape and out.abs().max() > 0.1
+    assert torch.allclose(out, model.reference_forward(x), atol=1e-4, rtol=1e-4)
 
 
 def test_backward_direction_runs_from_the_last_frame() -> None:
@@ -67,16 +108,16 @@ def test_loss_masks_never_annotated_keypoints() -> None:
     target = torch.rand(2, 5, 25, 8, 8)
     annotated = torch.ones(2, 25, dtype=torch.bool)
     annotated[:, 1:3] = False
-    loss = pretrain.masked_heatmap_mse(pred, target, annotated)
+    loss = hm.masked_heatmap_mse(pred, target, annotated)
     changed = target.clone()
     changed[:, :, 1:3] = 1000.0
-    assert torch.equal(loss, pretrain.masked_heatmap_mse(pred, changed, annotated))
+    assert torch.equal(loss, hm.masked_heatmap_mse(pred, changed, annotated))
     expected = ((pred - target)[:, :, [0, *range(3, 25)]] ** 2).sum() / pred.numel()
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     loss.backward()
     assert pred.grad[:, :, 1:3].abs().sum() == 0 and pred.grad[:, :, 0].abs().sum() > 0
     xy = torch.zeros(1, 2, 2, requires_grad=True)
-    coord = pretrain.masked_coordinate_mse(xy, torch.ones(1, 2, 2), torch.tensor([[True, False]]))
+    coord = hm.masked_coordinate_mse(xy, torch.ones(1, 2, 2), torch.tensor([[True, False]]))
     assert coord.item() == pytest.approx(0.5)
 
 
@@ -89,9 +130,9 @@ def test_each_model_takes_a_training_step(name: str) -> None:
     ann = torch.ones(2, 25, dtype=torch.bool)
     opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     before = [p.detach().clone() for p in model.parameters()]
-    loss, _ = pretrain.model_loss(model, pretrain.noisy_input(kp, vis, cfg), kp, vis, ann)
+    loss, _ = model.objective(pretrain.noisy_input(kp, vis, cfg), kp, vis, ann)
     loss.backward()
     opt.step()
     assert torch.isfinite(loss) and any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
-    _, maps = pretrain.model_loss(model.eval(), pretrain.noisy_input(kp, vis, cfg), kp, vis, ann, want_maps=True)
+    _, maps = model.eval().objective(pretrain.noisy_input(kp, vis, cfg), kp, vis, ann, want_maps=True)
     assert maps.shape == (2, 5, 25, 56, 56) and (maps >= 0).all()

@@ -128,8 +128,11 @@ def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
 def cmd_params(args: argparse.Namespace) -> int:
     from workbench.models.registry import DEFAULT_MODEL, build_model, canonical_study, parameter_counts
 
+    from workbench.runner import study_config
+
     study = canonical_study(args.study)
     params = _collect_params(args, study)
+    study_config(study).check_names(params)
     name = params.pop("model", None) or params.pop("arch", None) or DEFAULT_MODEL[study]
     model = build_model(study, str(name), **params)
     counts = parameter_counts(model)

@@ -24,6 +24,7 @@ and the report, the other ranks work in a scratch folder that is removed at the 
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import signal
@@ -45,6 +46,7 @@ from workbench.models.registry import DEFAULT_MODEL, STUDY_MODELS
 from workbench.report import finish_notebook, notebook_to_html
 from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir, write_yaml
 from workbench.settings import notebooks_dir, parameters_dir
+from workbench.studies.base import StudyConfig
 from workbench.summary import build_summary
 from workbench.terminal import ProgressMonitor
 
@@ -61,6 +63,11 @@ def notebook_path(study: str) -> Path:
     if not path.is_file():
         raise ConfigError(f"no notebook for study {study!r} ({path}); studies: {', '.join(STUDIES)}")
     return path
+
+
+def study_config(study: str) -> type[StudyConfig]:
+    """The options class of ``study`` (its notebook's parameters)."""
+    return importlib.import_module(f"workbench.studies.{study}").Config
 
 
 def read_parameter_file(path: str | Path) -> dict[str, Any]:
@@ -97,6 +104,7 @@ def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
     request and :class:`RunFailedError` when a cell fails.
     """
     source = notebook_path(study)
+    study_config(study).check_names(parameters)
     if world().rank > 0:
         return _run_secondary(study, source, parameters, resume)
     if resume is not None:

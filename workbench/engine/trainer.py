@@ -44,6 +44,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from workbench.engine import distributed
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
+from workbench.engine.precision import PRECISIONS, autocast, resolve_precision
 from workbench.engine.progress import Progress, open_progress
 from workbench.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state
 from workbench.engine.stopping import StopRequest, TrainingLock
@@ -65,7 +66,11 @@ class TrainConfig:
     early stopping after ``early_stopping_patience`` epochs without improvement of
     ``monitor`` (0 turns it off); ``grad_clip`` max gradient norm (0 turns it off);
     ``progress_label`` names the fit in progress reports (default: the model class, and the
-    checkpoint file unless it is ``checkpoint.pt``).
+    checkpoint file unless it is ``checkpoint.pt``); ``precision``: ``fp32`` | ``bf16`` | ``auto``
+    (:mod:`workbench.engine.precision`; applies to the loss function and ``evaluate_fn``);
+    ``samples_per_epoch`` > 0 makes an epoch that many samples drawn afresh each epoch (without
+    repetition while the data lasts) instead of one pass over the data; ``max_time_s`` > 0 stops
+    after the first epoch at which the summed epoch times reach it.
     """
 
     epochs: int = 100
@@ -92,6 +97,9 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     progress_label: str = ""
+    precision: str = "fp32"
+    samples_per_epoch: int = 0
+    max_time_s: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 0 or self.batch_size < 1:
@@ -102,6 +110,10 @@ class TrainConfig:
             raise ConfigError(f"unknown scheduler {self.scheduler!r}; use none, plateau or cosine")
         if self.lr <= 0:
             raise ConfigError(f"lr must be positive, got {self.lr}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"unknown precision {self.precision!r}; use {', '.join(PRECISIONS)}")
+        if self.samples_per_epoch < 0 or self.max_time_s < 0:
+            raise ConfigError("samples_per_epoch and max_time_s must be >= 0")
         self.betas = (float(self.betas[0]), float(self.betas[1]))
 
     @classmethod
@@ -120,6 +132,21 @@ def move_to(batch: Any, device: torch.device) -> Any:
     if isinstance(batch, (list, tuple)):
         return type(batch)(move_to(v, device) for v in batch)
     return batch
+
+
+class TrainingStep(nn.Module):
+    """A model and its loss function as one module: ``forward(batch)`` = ``loss_fn(model, batch)``.
+    Under torchrun this is what ``DistributedDataParallel`` wraps, so a study's loss function
+    always gets the plain model (any method of it may run the training computation) and the
+    gradients of the whole step are still averaged over the processes."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn) -> None:
+        super().__init__()
+        self.model = model
+        self.loss_fn = loss_fn
+
+    def forward(self, batch: Any) -> tuple[torch.Tensor, Mapping[str, float]]:
+        return self.loss_fn(self.model, batch)
 
 
 class Trainer:
@@ -141,12 +168,17 @@ class Trainer:
         self.world = distributed.world()
         self.device = distributed.training_device(resolve_device(config.device), self.world)
         self.model = model.to(self.device)
+        self.precision = resolve_precision(config.precision, self.device)
+        """The precision training runs in: ``fp32`` or ``bf16``."""
+        if self.device.type == "cuda":
+            # cuDNN autotuning: CUDA results are only best-effort deterministic anyway.
+            torch.backends.cudnn.benchmark = True
         self.ddp: DistributedDataParallel | None = None
         if self.world.distributed:
             distributed.init_process_group(self.device)
             distributed.convert_batch_norm(self.model, self.device)
             self.ddp = DistributedDataParallel(
-                self.model, device_ids=[self.device] if self.device.type == "cuda" else None)
+                TrainingStep(self.model, loss_fn), device_ids=[self.device] if self.device.type == "cuda" else None)
         self.loss_fn = loss_fn
         self.evaluate_fn = evaluate_fn
         self.model_config = dict(model_config or {})
@@ -204,6 +236,10 @@ class Trainer:
         dataset size)."""
         generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch)
         order = torch.randperm(size, generator=generator)
+        wanted = self.config.samples_per_epoch
+        if wanted > 0:
+            rounds = [order] + [torch.randperm(size, generator=generator) for _ in range((wanted - 1) // max(size, 1))]
+            order = torch.cat(rounds)[:wanted]
         if not self.world.distributed:
             return order, self.config.batch_size
         positions = DistributedSampler(range(size), num_replicas=self.world.size, rank=self.world.rank,
@@ -303,10 +339,10 @@ class Trainer:
             torch.manual_seed(self.config.seed * 1_000_003 + epoch * 1_009 + self.world.rank)
         all_batches = self.batches(data, epoch)
         batches = itertools.islice(all_batches, done, None)
-        network = self.ddp if self.ddp is not None else self.model
         for index, batch in enumerate(batches, start=done + 1):
             batch = move_to(batch, self.device)
-            loss, logs = self.loss_fn(network, batch)
+            with autocast(self.precision, self.device):
+                loss, logs = self.ddp(batch) if self.ddp is not None else self.loss_fn(self.model, batch)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"training loss became {loss.item()} at epoch {epoch + 1}")
             self.optimizer.zero_grad(set_to_none=True)
@@ -400,12 +436,15 @@ class Trainer:
         row.update(self.train_epoch(train_data, epoch))
         if self.evaluate_fn is not None:
             self.model.eval()
-            with torch.no_grad():
+            with torch.no_grad(), autocast(self.precision, self.device):
                 row.update({k: float(v) for k, v in self.evaluate_fn(self.model).items()})
         self._step_schedule(row)
         self._track_best(row, epoch)
         row["epoch_time_s"] = time.perf_counter() - started
         self.history.append(row)
+        budget = self.config.max_time_s
+        if budget > 0 and sum(r["epoch_time_s"] for r in self.history) >= budget:
+            self.stopped_early = True
         self._save(path, epoch)
         self._progress.epoch(row, self.best_value, self.best_epoch + 1)
         for hook in self.epoch_hooks:

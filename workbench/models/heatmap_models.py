@@ -12,6 +12,7 @@ import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from workbench.heatmaps import argmax_coords, render
 
@@ -25,24 +26,71 @@ def glorot_init(module: nn.Module) -> None:
                 nn.init.zeros_(child.bias)
 
 
-class Identity(nn.Module):
+def masked_heatmap_mse(pred: torch.Tensor, target: torch.Tensor, annotated: torch.Tensor) -> torch.Tensor:
+    """MSE over every heatmap pixel of (B, T, K, H, W), where the maps of keypoints the dataset never
+    annotates (``annotated`` (B, K) False) get target = prediction, so they add 0 loss and 0 gradient."""
+    keep = annotated[:, None, :, None, None]
+    return F.mse_loss(pred, torch.where(keep, target, pred.detach()))
+
+
+def masked_coordinate_mse(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
+    """MSE (px^2) over the coordinates of (..., K, 2) with target = prediction where ``scored`` (..., K) is False."""
+    return F.mse_loss(pred, torch.where(scored[..., None], target, pred.detach()))
+
+
+class HeatmapDenoiser(nn.Module):
+    """A model whose forward maps noisy heatmaps (B, T, K, H, W) to cleaned ones; its training
+    objective is :func:`masked_heatmap_mse` against the clean maps (sigma 1 px)."""
+
+    def objective(self, x: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor,
+                  annotated: torch.Tensor, want_maps: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(loss, output heatmaps) for noisy input ``x``, keypoints (B, T, K, 2) px, ``visible`` (B, T, K)
+        and ``annotated`` (B, K)."""
+        out = self(x)
+        target = render(keypoints, visible, size=out.shape[-1])
+        return masked_heatmap_mse(out.float(), target, annotated), out
+
+
+class Identity(HeatmapDenoiser):
     """The baseline: returns the noisy input heatmaps unchanged. Parameters: 0."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x
 
 
-class Conv3dDenoiser(nn.Module):
+class Conv3dDenoiser(HeatmapDenoiser):
     """``3dconv``: one Conv3d(K -> K, kernel 5 x 5 x 5, padding 2) + ReLU with keypoints as channels
-    and time as depth. Parameters: K * K * 125 + K = 78,150 for K = 25."""
+    and time as depth. Parameters: K * K * 125 + K = 78,150 for K = 25.
+
+    Speed: for a window of T frames the 3D convolution is computed as one 2D convolution over T x K
+    channels whose weight is block-Toeplitz in time: output frame t takes input frame s through the
+    3D kernel's slice s - t + kernel // 2 (zero where that is outside the kernel), which is exactly the
+    zero-padded Conv3d; 2D convolutions are about twice as fast on CPU (``reference_forward`` is the
+    direct Conv3d it is tested against)."""
 
     def __init__(self, keypoints: int = 25, kernel: int = 5) -> None:
         super().__init__()
         self.conv = nn.Conv3d(keypoints, keypoints, kernel, padding=kernel // 2)
         glorot_init(self)
 
+    def time_weight(self, frames: int) -> torch.Tensor:
+        """The block-Toeplitz 2D weight (T K, T K, k, k) of the 3D kernel for ``frames`` = T."""
+        weight = self.conv.weight
+        half = weight.shape[2] // 2
+        zero = weight.new_zeros(weight.shape[0], weight.shape[1], *weight.shape[3:])
+        rows = [torch.cat([weight[:, :, s - t + half] if abs(s - t) <= half else zero for s in range(frames)], 1)
+                for t in range(frames)]
+        return torch.cat(rows, 0)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, K, H, W) -> (B, T, K, H, W), non-negative."""
+        b, t, k, h, w = x.shape
+        y = F.conv2d(x.reshape(b, t * k, h, w), self.time_weight(t), self.conv.bias.repeat(t),
+                     padding=self.conv.padding[1:])
+        return torch.relu(y).reshape(b, t, k, h, w)
+
+    def reference_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The same output through ``nn.Conv3d`` directly (time as depth)."""
         return torch.relu(self.conv(x.transpose(1, 2))).transpose(1, 2)
 
 
@@ -55,16 +103,22 @@ class PeepholeConvLSTM(nn.Module):
         o = sigmoid(Wxo * x + Who * h + wco . c' + bo)
         h' = o . tanh(c')
 
-    ``*``: 3x3 convolution K -> K (padding 1, no bias), ``.``: elementwise product with peephole
-    weights w of shape (K, H, W); biases b also have the full shape (K, H, W). Peepholes start
-    at 0, the forget bias at 1, the others at 0. Parameters: 8 * 9 * K^2 + 7 * K * H * W =
-    45,000 + 548,800 = 593,800 for K = 25, 56 x 56.
+    ``*``: 3x3 convolution K -> K (padding 1) with its own bias (as in the thesis implementation: a
+    per-channel bias on each input and each hidden-state convolution), ``.``: elementwise product
+    with peephole weights w of shape (K, H, W); the biases b have the full shape (K, H, W). Peepholes
+    start at 0, the forget bias at 1, the others at 0. Parameters: 8 * 9 * K^2 + 8 * K + 7 * K * H * W
+    = 45,000 + 200 + 548,800 = 594,000 for K = 25, 56 x 56.
+
+    Speed: the input convolutions of all four gates and all frames are one batched convolution before
+    the recurrence; each step then runs one hidden-state convolution for the four gates and fused
+    elementwise updates (``addcmul``). :class:`workbench.models.heatmap_reference.ReferenceConvLSTM`
+    is the straightforward per-gate, per-frame form it is tested against.
     """
 
     def __init__(self, channels: int = 25, size: int = 56) -> None:
         super().__init__()
-        self.input_conv = nn.Conv2d(channels, 4 * channels, 3, padding=1, bias=False)
-        self.hidden_conv = nn.Conv2d(channels, 4 * channels, 3, padding=1, bias=False)
+        self.input_conv = nn.Conv2d(channels, 4 * channels, 3, padding=1)
+        self.hidden_conv = nn.Conv2d(channels, 4 * channels, 3, padding=1)
         self.peephole = nn.Parameter(torch.zeros(3, channels, size, size))
         self.bias = nn.Parameter(torch.zeros(4, channels, size, size))
         glorot_init(self)
@@ -81,10 +135,10 @@ class PeepholeConvLSTM(nn.Module):
         outputs: list[torch.Tensor] = [hidden] * t
         for step in (range(t - 1, -1, -1) if reverse else range(t)):
             gates = gates_x[:, step] + self.hidden_conv(hidden).reshape(b, 4, c, h, w)
-            i = torch.sigmoid(gates[:, 0] + self.peephole[0] * cell)
-            f = torch.sigmoid(gates[:, 1] + self.peephole[1] * cell)
-            cell = f * cell + i * torch.tanh(gates[:, 3])
-            o = torch.sigmoid(gates[:, 2] + self.peephole[2] * cell)
+            i = torch.sigmoid(torch.addcmul(gates[:, 0], self.peephole[0], cell))
+            f = torch.sigmoid(torch.addcmul(gates[:, 1], self.peephole[1], cell))
+            cell = torch.addcmul(f * cell, i, torch.tanh(gates[:, 3]))
+            o = torch.sigmoid(torch.addcmul(gates[:, 2], self.peephole[2], cell))
             hidden = o * torch.tanh(cell)
             outputs[step] = hidden
         return torch.stack(outputs, dim=1)
@@ -104,11 +158,11 @@ def _per_frame(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     return y.reshape(b, t, *y.shape[1:])
 
 
-class BiConvLSTMSum(nn.Module):
+class BiConvLSTMSum(HeatmapDenoiser):
     """``bi_convlstm_s`` (Model S): a forward and a backward :class:`PeepholeConvLSTM`; each
     direction's hidden states go through its own head conv 3x3 K->C, 3x3 C->C, 3x3 C->C,
     1x1 C->C, 1x1 C->K (ReLU after each, C = ``channels``) and the two heads' outputs are added.
-    Parameters: 2 x 593,800 (Conv-LSTMs) + 2 x 343,833 (heads) = 1,875,266 for K = 25, C = 128."""
+    Parameters: 2 x 594,000 (Conv-LSTMs) + 2 x 343,833 (heads) = 1,875,666 for K = 25, C = 128."""
 
     def __init__(self, keypoints: int = 25, size: int = 56, channels: int = 128) -> None:
         super().__init__()
@@ -127,11 +181,11 @@ class BiConvLSTMSum(nn.Module):
         return ahead + behind
 
 
-class BiConvLSTMConcat(nn.Module):
+class BiConvLSTMConcat(HeatmapDenoiser):
     """``bi_convlstm_c`` (Model C): a forward and a backward :class:`PeepholeConvLSTM`; each direction
     goes through its own three 3x3 convs K->C->C->C with ReLU, the two are concatenated (2C channels),
-    then 1x1 2C->C + ReLU and 1x1 C->K + ReLU. Parameters: 2 x 593,800 (Conv-LSTMs) + 2 x 324,096
-    (branches) + 32,896 + 3,225 (fusion) = 1,871,913 for K = 25, C = 128."""
+    then 1x1 2C->C + ReLU and 1x1 C->K + ReLU. Parameters: 2 x 594,000 (Conv-LSTMs) + 2 x 324,096
+    (branches) + 32,896 + 3,225 (fusion) = 1,872,313 for K = 25, C = 128."""
 
     def __init__(self, keypoints: int = 25, size: int = 56, channels: int = 128) -> None:
         super().__init__()
@@ -225,16 +279,23 @@ class DeciWatch(nn.Module):
         """(B, F, 2K) in [-1, 1] -> (B, F, K, 2) px."""
         return ((normalised + 1) * (self.size - 1) / 2).reshape(*normalised.shape[:2], keypoints, 2)
 
-    def forward(self, x: torch.Tensor, coords: bool = False
-                ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, T, K, H, W) -> (B, T, K, H, W): the recovered coordinates rendered as heatmaps
-        (keypoints whose input map is empty stay empty). With ``coords`` it returns
-        :meth:`forward_coords` instead (training goes through ``forward`` so that
-        ``DistributedDataParallel`` sees the call)."""
-        if coords:
-            return self.forward_coords(x)
+        (keypoints whose input map is empty stay empty)."""
         recovered, _, present = self.forward_coords(x)
-        return render(recovered.clamp(0, self.size - 1), present, size=self.size)
+        return render(recovered.float().clamp(0, self.size - 1), present, size=self.size)
+
+    def objective(self, x: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor,
+                  annotated: torch.Tensor, want_maps: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(loss, rendered heatmaps or None): :func:`masked_coordinate_mse` (px^2) of the recovered
+        frames plus that of the denoised sampled frames, on visible annotated keypoints."""
+        recovered, denoised, present = self.forward_coords(x)
+        recovered, denoised = recovered.float(), denoised.float()
+        scored = visible & annotated[:, None]
+        loss = masked_coordinate_mse(recovered, keypoints, scored) + masked_coordinate_mse(
+            denoised, keypoints[:, self.samples], scored[:, self.samples])
+        maps = render(recovered.clamp(0, self.size - 1), present, size=self.size) if want_maps else None
+        return loss, maps
 
 
 MODELS: dict[str, type[nn.Module]] = {

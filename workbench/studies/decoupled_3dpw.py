@@ -24,7 +24,7 @@ from workbench.data import forecast_sources, pose3d_transforms, somof, synthetic
 from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
-from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.dct_mlp import dct_mlp_loss
 from workbench.models.derpof import derpof_loss, load_published_weights
@@ -88,11 +88,8 @@ class Config(StudyConfig):
     pretrained_l: str = ""
     checkpoint: str = ""
     deterministic_eval: bool = True
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    progress: bool = True
-    output_dir: str = ""
+    viewer_split: str = "valid"
+    viewer_scenes: int = 8
 
     def scenes_per_split(self) -> dict[str, int]:
         """Generated scenes per split, each validated as a positive whole number, in the order train,
@@ -262,14 +259,9 @@ def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config
     val = data.get(cfg.val_split)
     has_val = val is not None and val.outputs is not None
     people_per_batch = cfg.batch_size * (data[cfg.train_split].inputs.shape[1] if cfg.train_split in data else 2)
-    train_cfg = TrainConfig(
-        epochs=cfg.epochs, batch_size=people_per_batch, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        optimizer="adamw" if cfg.weight_decay else "adam", scheduler=cfg.scheduler,
-        plateau_factor=cfg.plateau_factor, plateau_patience=cfg.plateau_patience, plateau_monitor=cfg.plateau_monitor,
-        monitor="val_vim_avg", restore_best=cfg.select_best and has_val,
-        early_stopping_patience=cfg.early_stopping_patience, device=cfg.device, seed=cfg.seed,
-        checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume, progress=cfg.progress,
-    )
+    train_cfg = cfg.engine_options(
+        batch_size=people_per_batch, optimizer="adamw" if cfg.weight_decay else "adam", monitor="val_vim_avg",
+        restore_best=cfg.select_best and has_val, checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
     objective = LOSSES[cfg.model]
     draws = torch.Generator().manual_seed(cfg.seed)
 

@@ -28,7 +28,7 @@ from workbench import metrics
 from workbench.data import qub_pheo, synthetic_hands
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
-from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.hand_report import write_results_markdown
 from workbench.models.hand_forecasters import BiRecurrentForecaster, build_hand_model, load_published_weights
@@ -88,11 +88,8 @@ class Config(StudyConfig):
     ablation_sets: list = field(default_factory=lambda: [[], ["gaze"], ["boxes"], ["gaze", "boxes"]])
     ablation_arch: str = ""
     ablation_epochs: int = 0
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    progress: bool = True
-    output_dir: str = ""
+    viewer_split: str = "test"
+    viewer_windows: int = 2
 
     def __post_init__(self) -> None:
         if self.arch not in (*TRAINABLE, *BASELINES):
@@ -304,14 +301,10 @@ def train(model: torch.nn.Module, data: HandData, cfg: Config, modalities: Seque
             logs = _batch_metrics(pred, future, mask)
             return {"val_loss": float(masked_mse(pred, future, mask)), **{f"val_{k}": v for k, v in logs.items()}}
 
-    train_cfg = TrainConfig(
-        epochs=epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay, optimizer="adamw",
-        scheduler="cosine", warmup_epochs=cfg.warmup_epochs, grad_clip=cfg.grad_clip,
+    train_cfg = cfg.engine_options(
+        epochs=epochs, optimizer="adamw", scheduler="cosine",
         early_stopping_patience=cfg.early_stopping_patience if evaluate_fn else 0, restore_best=evaluate_fn is not None,
-        monitor="val_loss", device=cfg.device, seed=cfg.seed,
-        checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume, progress=cfg.progress,
-        progress_label=label,
-    )
+        monitor="val_loss", checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress_label=label)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
         obs, fut, msk = batch

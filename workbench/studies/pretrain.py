@@ -21,8 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import torch
-from torch.nn import functional as F
-from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import TensorDataset
 
 from workbench import heatmaps, metrics
@@ -30,14 +28,17 @@ from workbench.data import brace, penn_action, synthetic_pose2d
 from workbench.data.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
 from workbench.data.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, PoseSequence, from_penn
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.precision import autocast, resolve_precision
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
-from workbench.models.heatmap_models import DeciWatch
 from workbench.models.registry import build_model, parameter_counts
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
+from workbench.studies.pretrain_sweep import SAME_DATA, THRESHOLD_ROW, fuse_runs, fused_per_keypoint, sweep_tables
+
+__all__ = ["fuse_runs", "fused_per_keypoint", "sweep_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +48,6 @@ BASELINE = "identity"
 DATASETS = ("synthetic", "penn_action", "brace")
 EXPERIMENTS: dict[int, tuple[float | None, int]] = {1: (None, 1), 2: (1.0, 1), 3: (None, 2)}
 """experiment -> (fixed sigma_in in px or None for drawn from {1, ..., 3}, frame step)."""
-THRESHOLD_ROW = "Mean threshold distance (px)"
 
 
 @dataclass
@@ -58,7 +58,12 @@ class Config(StudyConfig):
     frames at 30 fps), ``penn_action`` (``data_dir`` = a labels folder, default the shared copy) or
     ``brace`` (``data_dir`` = a folder of segment JSON files). ``max_videos`` > 0 keeps the first
     files only; ``max_windows`` {split: n} caps each split after shuffling (0 or absent: all).
-    ``epochs`` 0 evaluates only; ``checkpoint`` starts from a saved model.
+    ``epochs`` 0 evaluates only; ``checkpoint`` starts from a saved model. ``train_windows`` > 0
+    defines an epoch as that many training windows drawn afresh each epoch (0: every training window
+    once); ``time_limit_min`` > 0 ends training after the first epoch at which that much training
+    time has passed; ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 where the hardware computes
+    it natively). ``sweep_runs``: earlier runs (one per model, experiment and shift scalar) whose
+    test results are fused into the sweep tables instead of training them here.
     """
 
     model: str = "bi_convlstm_c"
@@ -84,16 +89,16 @@ class Config(StudyConfig):
     plateau_factor: float = 0.1
     plateau_patience: int = 5
     early_stopping_patience: int = 10
+    train_windows: int = 0
+    time_limit_min: float = 0.0
+    precision: str = "auto"
     checkpoint: str = ""
-    device: str = "auto"
-    seed: int = 0
-    resume: bool = False
-    progress: bool = True
     sweep: bool = False
     sweep_models: list = field(default_factory=lambda: list(MODELS))
     sweep_experiments: list = field(default_factory=lambda: [1, 2, 3])
     sweep_shift_scalars: list = field(default_factory=lambda: [1, 2])
-    output_dir: str = ""
+    sweep_runs: list = field(default_factory=list)
+    viewer_windows: int = 4
 
     def __post_init__(self) -> None:
         if self.dataset not in DATASETS:
@@ -106,6 +111,10 @@ class Config(StudyConfig):
                 raise ConfigError(f"unknown model {name!r}; choose from {', '.join((*MODELS, BASELINE))}")
         if float(self.shift_scalar) < 0:
             raise ConfigError(f"shift_scalar must be >= 0, got {self.shift_scalar}")
+        if int(self.train_windows) < 0 or float(self.time_limit_min) < 0:
+            raise ConfigError("train_windows and time_limit_min must be >= 0")
+        if not isinstance(self.sweep_runs, list) or not all(isinstance(r, str) for r in self.sweep_runs):
+            raise ConfigError(f"sweep_runs must be a list of run folders, got {self.sweep_runs!r}")
 
     def model_options(self, name: str | None = None) -> dict[str, Any]:
         """The model's name and size options, as stored in its checkpoints."""
@@ -127,12 +136,21 @@ def default_data_dir(dataset: str) -> Path:
     return shared_data_dir() / ("penn_action/labels" if dataset == "penn_action" else dataset)
 
 
+def data_folder(cfg: Config) -> Path:
+    """The folder of label files: ``cfg.data_dir`` (for Penn Action the dataset root that holds
+    ``labels/`` is accepted too) or :func:`default_data_dir`."""
+    folder = Path(cfg.data_dir) if cfg.data_dir else default_data_dir(cfg.dataset)
+    if cfg.dataset == "penn_action" and (folder / "labels").is_dir():
+        return folder / "labels"
+    return folder
+
+
 def load_sequences(cfg: Config) -> tuple[list[PoseSequence], dict]:
     """The pose sequences of ``cfg.dataset`` in the 25-keypoint layout, and what was read / skipped."""
     if cfg.dataset == "synthetic":
         sequences = synthetic_pose2d.generate(int(cfg.synthetic_sequences), int(cfg.synthetic_frames), cfg.seed)
         return sequences, {"source": f"generated ({len(sequences)} sequences)", "files": 0, "skipped": []}
-    folder = Path(cfg.data_dir) if cfg.data_dir else default_data_dir(cfg.dataset)
+    folder = data_folder(cfg)
     if cfg.dataset == "penn_action":
         files = penn_action.label_files(folder)
         files = files[: cfg.max_videos] if cfg.max_videos > 0 else files
@@ -215,35 +233,6 @@ def noisy_input(keypoints: torch.Tensor, visible: torch.Tensor, cfg: Config,
     return heatmaps.simulate_detector(keypoints, visible, cfg.shift_scalar, sigma, generator)
 
 
-def masked_heatmap_mse(pred: torch.Tensor, target: torch.Tensor, annotated: torch.Tensor) -> torch.Tensor:
-    """MSE over every heatmap pixel of (B, T, K, H, W), where the maps of keypoints the dataset never
-    annotates (``annotated`` (B, K) False) get target = prediction, so they add 0 loss and 0 gradient."""
-    keep = annotated[:, None, :, None, None]
-    return F.mse_loss(pred, torch.where(keep, target, pred.detach()))
-
-
-def masked_coordinate_mse(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor) -> torch.Tensor:
-    """MSE (px^2) over the coordinates of (..., K, 2) with target = prediction where ``scored`` (..., K) is False."""
-    return F.mse_loss(pred, torch.where(scored[..., None], target, pred.detach()))
-
-
-def model_loss(model: torch.nn.Module, x: torch.Tensor, keypoints: torch.Tensor, visible: torch.Tensor,
-               annotated: torch.Tensor, want_maps: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(loss, output heatmaps or None). Heatmap models: :func:`masked_heatmap_mse` against the clean
-    maps. DeciWatch: :func:`masked_coordinate_mse` (px^2) of the recovered frames plus that of the
-    denoised sampled frames, on visible annotated keypoints."""
-    core = model.module if isinstance(model, DistributedDataParallel) else model
-    if isinstance(core, DeciWatch):
-        recovered, denoised, present = model(x, coords=True)
-        scored = visible & annotated[:, None]
-        loss = masked_coordinate_mse(recovered, keypoints, scored) + masked_coordinate_mse(
-            denoised, keypoints[:, core.samples], scored[:, core.samples])
-        maps = heatmaps.render(recovered.clamp(0, core.size - 1), present, size=core.size) if want_maps else None
-        return loss, maps
-    out = model(x)
-    return masked_heatmap_mse(out, heatmaps.render(keypoints, visible), annotated), out
-
-
 def _eval_seed(cfg: Config, split: str) -> int:
     return (cfg.seed * 1_000_003 + SPLITS.index(split) * 7919 + int(cfg.experiment) * 31
             + int(round(float(cfg.shift_scalar) * 100)))
@@ -255,10 +244,11 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str)
 
     Returns ``pred`` and ``input`` (N, T, 25, 2): argmax px of the output and the noisy input maps,
     ``truth`` (N, T, 25, 2): the ground-truth maps' peaks (rounded, clipped keypoints), ``scored``
-    (N, T, 25): visible and annotated, and ``loss``: the mean loss of :func:`model_loss`.
+    (N, T, 25): visible and annotated, and ``loss``: the mean loss of the model's ``objective``.
     """
     model.eval()
     device = _device_of(model, cfg)
+    precision = resolve_precision(cfg.precision, device)
     generator = torch.Generator(device=device).manual_seed(_eval_seed(cfg, split))
     preds, inputs, total = [], [], 0.0
     for start in range(0, len(windows), int(cfg.eval_batch_size)):
@@ -266,9 +256,10 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str)
         kp, vis = windows.keypoints[chunk].to(device), windows.visible[chunk].to(device)
         ann = windows.annotated[chunk].to(device)
         x = noisy_input(kp, vis, cfg, generator)
-        loss, out = model_loss(model, x, kp, vis, ann, want_maps=True)
+        with autocast(precision, device):
+            loss, out = model.objective(x, kp, vis, ann, want_maps=True)
         total += float(loss) * len(kp)
-        preds.append(heatmaps.argmax_coords(out).cpu())
+        preds.append(heatmaps.argmax_coords(out.float()).cpu())
         inputs.append(heatmaps.argmax_coords(x).cpu())
     truth = windows.keypoints.round().clamp(0, heatmaps.HEATMAP_SIZE - 1)
     empty = torch.zeros(0, *windows.keypoints.shape[1:])
@@ -302,15 +293,12 @@ def train_config(cfg: Config, checkpoint_path: str | Path | None = None, label: 
     """The engine options of the study's recipe: Adam (0.9, 0.999), LR x ``plateau_factor`` after
     ``plateau_patience`` epochs without a better validation loss, early stopping after
     ``early_stopping_patience`` such epochs, best weights restored at the end; ``label`` names the
-    training in progress reports."""
-    return TrainConfig(
-        epochs=int(cfg.epochs), batch_size=int(cfg.batch_size), lr=float(cfg.lr), optimizer="adam",
-        betas=(0.9, 0.999), scheduler="plateau", plateau_factor=float(cfg.plateau_factor),
-        plateau_patience=int(cfg.plateau_patience), plateau_monitor="val_loss", monitor="val_loss",
-        early_stopping_patience=int(cfg.early_stopping_patience), restore_best=True, device=cfg.device,
-        seed=cfg.seed, checkpoint_path=str(checkpoint_path) if checkpoint_path else None, resume=cfg.resume,
-        progress=cfg.progress, progress_label=label,
-    )
+    training in progress reports. The shared options (epochs, batch size, lr, device, seed, precision,
+    ...) come from ``cfg`` by name."""
+    return cfg.engine_options(
+        optimizer="adam", betas=(0.9, 0.999), scheduler="plateau", plateau_monitor="val_loss", monitor="val_loss",
+        restore_best=True, checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress_label=label,
+        samples_per_epoch=int(cfg.train_windows), max_time_s=60.0 * float(cfg.time_limit_min))
 
 
 def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path: str | Path | None = None,
@@ -327,7 +315,7 @@ def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path:
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
         kp, vis, ann, index = batch
-        loss, _ = model_loss(net, training_input(kp, vis, cfg, index, trainer.epoch), kp, vis, ann)
+        loss, _ = net.objective(training_input(kp, vis, cfg, index, trainer.epoch), kp, vis, ann)
         return loss, {}
 
     trainer = Trainer(model, train_config(cfg, checkpoint_path, label), loss_fn,
@@ -396,7 +384,7 @@ def viewer_frames(model: torch.nn.Module, windows: WindowSet, cfg: Config, count
     kp, vis, ann = sub.keypoints.to(device), sub.visible.to(device), sub.annotated.to(device)
     with torch.no_grad():
         x = noisy_input(kp, vis, cfg, generator)
-        _, out = model_loss(model, x, kp, vis, ann, want_maps=True)
+        _, out = model.objective(x, kp, vis, ann, want_maps=True)
     truth = heatmaps.render(kp, vis)
     flat = {name: maps.flatten(0, 1).cpu() for name, maps in (("input", x), ("predicted", out), ("truth", truth))}
     labels = [f"{name} frame {first + step * t}" for name, first, step in sub.origin for t in range(cfg.window)]
@@ -434,39 +422,21 @@ def sweep(cfg: Config, sequences: list[PoseSequence] | None = None, info: dict |
     return pd.DataFrame(rows)
 
 
-def sweep_tables(long: pd.DataFrame) -> dict[float, pd.DataFrame]:
-    """One table per shift scalar from :func:`sweep`: columns (experiment, PCK@alpha (%)), first row the
-    mean threshold distance (px), then the identity baseline and each model."""
-    alphas = [str(a) for a in metrics.PCK_ALPHAS]
-    tables = {}
-    for shift, part in long.groupby("shift_scalar", sort=True):
-        columns = pd.MultiIndex.from_tuples(
-            [(f"experiment {e}", f"PCK@{a} (%)") for e in sorted(part["experiment"].unique()) for a in alphas])
-        rows: dict[str, list[float]] = {THRESHOLD_ROW: []}
-        for experiment in sorted(part["experiment"].unique()):
-            block = part[part["experiment"] == experiment]
-            rows[THRESHOLD_ROW] += [float(block[f"threshold@{a} (px)"].iloc[0]) for a in alphas]
-            for _, r in block.iterrows():
-                rows.setdefault(r["model"], []).extend(float(r[f"PCK@{a} (%)"]) for a in alphas)
-        table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
-        table.index.name = f"shift scalar {shift:g}"
-        tables[float(shift)] = table
-    return tables
-
-
 def output_dir(cfg: Config) -> Path:
     """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/pretrain/<time>_<model>``."""
     return run_folder(STUDY, cfg.model, cfg.output_dir)
 
 
 def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, dict[str, Any]],
-                 history: list[dict], model: torch.nn.Module, sweep_rows: pd.DataFrame | None = None
-                 ) -> dict[str, Any]:
+                 history: list[dict], model: torch.nn.Module, sweep_rows: pd.DataFrame | None = None,
+                 per_keypoint: pd.DataFrame | None = None) -> dict[str, Any]:
     """Write ``metrics.json`` (test PCK (%), threshold distances (px) and scored keypoints per model,
-    data description, sweep rows), ``history.csv``, ``config.yaml`` and the model's ``checkpoint.pt``
-    (weights only, when training did not write it)."""
+    data description, sweep rows, the per-keypoint PCK@0.1 table), ``history.csv``, ``config.yaml``
+    and the model's ``checkpoint.pt`` (weights only, when training did not write it)."""
     payload: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "experiment": int(cfg.experiment), "shift_scalar": float(cfg.shift_scalar),
+        "precision": resolve_precision(cfg.precision, resolve_device(cfg.device)), "seed": int(cfg.seed),
+        "data_options": {k: v for k, v in asdict(cfg).items() if k in SAME_DATA},
         "parameters": parameter_counts(model)["total"], "device": str(resolve_device(cfg.device)),
         "data": {k: v for k, v in data.info.items() if k != "skipped"},
         "skipped_files": [{"file": f, "problem": p} for f, p in data.info.get("skipped", [])],
@@ -478,6 +448,10 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         payload["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
     if sweep_rows is not None and len(sweep_rows):
         payload["sweep"] = sweep_rows.to_dict(orient="records")
+    if per_keypoint is not None:
+        payload["per_keypoint_pck_0.1"] = {
+            column: {group: (None if pd.isna(v) else float(v)) for group, v in per_keypoint[column].items()}
+            for column in per_keypoint.columns}
     checkpoint = folder / "checkpoint.pt"
     if parameter_counts(model)["total"] and not checkpoint.is_file():
         save_atomic({"format": "workbench-weights-1", "model": model.state_dict(),

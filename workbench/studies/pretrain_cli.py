@@ -41,7 +41,7 @@ def evaluate(args: argparse.Namespace) -> int:
 def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
     """Add ``pretrain`` to ``workbench evaluate`` (the study has no submission format to predict)."""
     ev = evaluate_commands.add_parser("pretrain", help="heatmap-denoising PCK")
-    ev.add_argument("--data", help="Penn Action labels folder or BRACE folder (default: the shared copy)")
+    ev.add_argument("--data", help="Penn Action root or labels folder, or a BRACE folder (default: the shared copy)")
     ev.add_argument("--dataset", default="penn_action", choices=list(study.DATASETS))
     ev.add_argument("--model", default="identity", choices=[*study.MODELS, study.BASELINE])
     ev.add_argument("--checkpoint", help="a pretrain run's checkpoint.pt")

@@ -26,7 +26,7 @@ from workbench.data.skeleton_layouts import Layout, get_layout
 from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, random_sample_indices, sample_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
-from workbench.engine.trainer import TrainConfig, Trainer
+from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.models.registry import build_model, parameter_counts
@@ -114,12 +114,8 @@ class Config(StudyConfig):
     fusion_weights: dict = field(default_factory=lambda: dict(ensembles.DEFAULT_WEIGHTS))
     ensembles: dict = field(default_factory=lambda: {k: list(v) for k, v in ensembles.DEFAULT_ENSEMBLES.items()})
     weight_grid: list = field(default_factory=lambda: list(ensembles.DEFAULT_GRID))
-    device: str = "auto"
     threads: int = 0
-    seed: int = 0
-    resume: bool = False
-    progress: bool = True
-    output_dir: str = ""
+    viewer_classes: int = 4
 
     @classmethod
     def from_mapping(cls, values: dict[str, Any]) -> Config:
@@ -392,12 +388,8 @@ def train_stream(cfg: Config, data: SkeletonData, stream: str,
         net.train()
         return {"val_loss": float(loss), "val_top1": metrics.top_k_accuracy(scores, val.labels, 1)}
 
-    train_cfg = TrainConfig(
-        epochs=cfg.epochs, batch_size=cfg.batch_size, lr=cfg.lr, weight_decay=cfg.weight_decay,
-        optimizer=cfg.optimizer, nesterov=True, momentum=0.9, scheduler="cosine", warmup_epochs=cfg.warmup_epochs,
-        device=cfg.device, seed=cfg.seed, checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
-        resume=cfg.resume, progress=cfg.progress,
-    )
+    train_cfg = cfg.engine_options(nesterov=True, momentum=0.9, scheduler="cosine",
+                                   checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
     trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
     history = trainer.fit(TensorDataset(train.clips.transpose(0, 1), train.labels))
     return model, [{"stream": stream, **row} for row in history]

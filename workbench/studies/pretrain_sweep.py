@@ -1,0 +1,114 @@
+"""The pretraining study's grid of models x experiments x shift scalars, as tables.
+
+The grid is either trained in one run (:func:`workbench.studies.pretrain.sweep`) or fused from
+separate runs, one per (model, experiment, shift scalar), that can be spread over processes,
+sessions or machines (:func:`fuse_runs`); both give the same long table, one row per
+(shift_scalar, experiment, model) with test ``PCK@<alpha> (%)`` and ``threshold@<alpha> (px)``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from workbench import metrics
+from workbench.errors import ConfigError, DataFormatError
+
+THRESHOLD_ROW = "Mean threshold distance (px)"
+SAME_DATA = ("dataset", "seed", "window", "split_fractions", "max_windows", "max_videos", "synthetic_sequences",
+             "synthetic_frames", "data_dir")
+"""Options every fused run must share: the test windows (and their noise seeds) depend on them."""
+
+
+def run_rows(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """(the long-table rows of one run: its model and the identity baseline; the run's data options
+    from ``config.yaml``/``metrics.json``) for a run folder written by the pretrain study."""
+    path = Path(folder) / "metrics.json"
+    if not path.is_file():
+        raise DataFormatError(path, "missing: sweep_runs must name run folders of the pretrain study")
+    try:
+        payload = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataFormatError(path, f"not readable JSON ({exc})") from None
+    if not isinstance(payload, dict) or payload.get("study") != "pretrain" or not isinstance(payload.get("test"), dict):
+        raise DataFormatError(path, "not the metrics of a pretrain run (no study 'pretrain' with test results)")
+    rows = []
+    for name, result in payload["test"].items():
+        row = {"shift_scalar": float(payload["shift_scalar"]), "experiment": int(payload["experiment"]),
+               "model": name, "epochs": int(payload.get("epochs_trained", 0)) if name == payload["model"] else 0,
+               "train_time_s": float(payload.get("train_time_s", 0.0)) if name == payload["model"] else 0.0,
+               "n_keypoints": int(result["n_keypoints"]), "run": str(folder)}
+        for alpha in result["pck"]:
+            row[f"PCK@{alpha} (%)"] = float(result["pck"][alpha])
+            row[f"threshold@{alpha} (px)"] = float(result["threshold_px"][alpha])
+        rows.append(row)
+    return rows, dict(payload.get("data_options", {}))
+
+
+def fuse_runs(folders: list[str]) -> pd.DataFrame:
+    """The long sweep table of the runs in ``folders``; the identity baseline is kept once per
+    (experiment, shift scalar), and a (model, experiment, shift scalar) found in two runs, or runs
+    tested on different data, is a :class:`ConfigError`."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    reference: tuple[str, dict] | None = None
+    for folder in folders:
+        found, options = run_rows(folder)
+        if reference is None:
+            reference = (folder, options)
+        elif options != reference[1]:
+            differ = sorted(k for k in set(options) | set(reference[1]) if options.get(k) != reference[1].get(k))
+            raise ConfigError(f"{folder} was tested on other data than {reference[0]} (differs in {', '.join(differ)})")
+        for row in found:
+            key = (row["shift_scalar"], row["experiment"], row["model"])
+            if key in rows and row["model"] != "identity":
+                raise ConfigError(f"{row['model']} (experiment {key[1]}, shift scalar {key[0]:g}) is in both "
+                                  f"{rows[key]['run']} and {folder}; list each run once")
+            rows.setdefault(key, row)
+    if not rows:
+        raise ConfigError("sweep_runs is empty")
+    order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "identity"))
+    return pd.DataFrame([rows[k] for k in order])
+
+
+def sweep_tables(long: pd.DataFrame) -> dict[float, pd.DataFrame]:
+    """One table per shift scalar of a long sweep table: columns (experiment, PCK@alpha (%)), first row
+    the mean threshold distance (px), then the identity baseline and each model."""
+    alphas = [str(a) for a in metrics.PCK_ALPHAS]
+    tables = {}
+    for shift, part in long.groupby("shift_scalar", sort=True):
+        columns = pd.MultiIndex.from_tuples(
+            [(f"experiment {e}", f"PCK@{a} (%)") for e in sorted(part["experiment"].unique()) for a in alphas])
+        experiments = sorted(part["experiment"].unique())
+        rows: dict[str, list[float]] = {THRESHOLD_ROW: []}
+        for experiment in experiments:
+            block = part[part["experiment"] == experiment]
+            rows[THRESHOLD_ROW] += [float(block[f"threshold@{a} (px)"].iloc[0]) for a in alphas]
+        for name in dict.fromkeys(part["model"]):
+            rows[name] = []
+            for experiment in experiments:
+                hit = part[(part["experiment"] == experiment) & (part["model"] == name)]
+                rows[name] += ([float(hit[f"PCK@{a} (%)"].iloc[0]) for a in alphas] if len(hit)
+                               else [float("nan")] * len(alphas))
+        table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
+        table.index.name = f"shift scalar {shift:g}"
+        tables[float(shift)] = table
+    return tables
+
+
+def fused_per_keypoint(folders: list[str]) -> pd.DataFrame:
+    """PCK@0.1 (%) per keypoint group (rows) of each fused run's model and of the identity baseline
+    (total over both sides), one column per ``<model>, experiment e, shift s``."""
+    columns: dict[str, dict[str, float | None]] = {}
+    for folder in folders:
+        payload = json.loads((Path(folder) / "metrics.json").read_text())
+        table = payload.get("per_keypoint_pck_0.1") or {}
+        for name in ("identity", payload["model"]):
+            column = table.get(f"{name} total (%)")
+            if column is not None:
+                columns[f"{name}, exp. {payload['experiment']}, shift {float(payload['shift_scalar']):g} (%)"] = column
+    frame = pd.DataFrame(columns)
+    frame.index.name = "PCK@0.1"
+    return frame

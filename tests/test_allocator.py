@@ -11,7 +11,9 @@ import pytest
 from workbench.engine import allocator
 from workbench.errors import ConfigError
 
-SCRIPT = "from workbench.engine import allocator\nallocator.reexec_with_allocator()\nprint(allocator.active_allocator())\n"
+SCRIPT = ("from workbench.engine import allocator\n"
+          "allocator.reexec_with_allocator()\n"
+          "print(allocator.active_allocator())\n")
 
 
 def test_tcmalloc_is_preloaded_when_installed(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_recurrent_forecasters_refuse_longer_horizons() -> None:
     with pytest.raises(ConfigError, match="pred_len 20 > obs_len 10"):
         build_hand_model("bilstm", pred_len=20)(torch.zeros(1, 10, 84))
     with pytest.raises(ConfigError, match="pred_len"):
-        study.Config(arch="bigru", obs_len=10, pred_len=20)
+        study.Config(model="bigru", obs_len=10, pred_len=20)
 
 
 def test_residual_gru_takes_modalities_and_starts_near_zero_velocity() -> None:

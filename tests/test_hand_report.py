@@ -38,7 +38,7 @@ def test_markdown_follows_the_published_structure(tmp_path: Path) -> None:
     assert "| 1 | 1.235 | 1.100 | 0.050 | 0.040 | 0.060 | 0.050 |" in text
     assert "| 2 | 1.000 | 0.950 | 0.040 | 0.035 | 0.050 | 0.041 |" in text
     assert "- **MPJPE**: 0.912\n- **ADE**:   0.035\n- **FDE**:   0.041" in text
-    assert ("- **Hands:** True\n- **Gaze:** True\n- **Object BBoxes:** False\n- **Surrogate BBoxes:** False"
+    assert ("- **Hands**: True\n- **Gaze**: True\n- **Object BBoxes**: False\n- **Surrogate BBoxes**: False"
             in text)
     png = tmp_path / "learning_curves_bilstm.png"
     assert "![Learning curves](learning_curves_bilstm.png)" in text
@@ -50,4 +50,4 @@ def test_untrained_baseline_still_gets_a_report(tmp_path: Path) -> None:
                                   {"mpjpe_qub": 1.5, "ade": 0.1, "fde": 0.2}, {"Hands": True})
     text = path.read_text()
     assert text.startswith("# ZERO_VELOCITY Performance") and "- **Total params:** 0.00 M" in text
-    assert "- **Gaze:** False" in text and (tmp_path / "learning_curves_zero_velocity.png").is_file()
+    assert "- **Gaze**: False" in text and (tmp_path / "learning_curves_zero_velocity.png").is_file()

@@ -31,7 +31,8 @@ def test_parameter_counts_match_the_docstrings(name: str, cls: type) -> None:
 
 def test_convlstm_count_formula_and_shapes() -> None:
     cell = hm.PeepholeConvLSTM()
-    assert parameter_counts(cell)["total"] == _stated_count(hm.PeepholeConvLSTM) == 8 * 9 * 625 + 8 * 25 + 7 * 25 * 56 * 56
+    stated = _stated_count(hm.PeepholeConvLSTM)
+    assert parameter_counts(cell)["total"] == stated == 8 * 9 * 625 + 8 * 25 + 7 * 25 * 56 * 56
     assert cell.input_conv.bias.shape == cell.hidden_conv.bias.shape == (100,)
     assert cell.peephole.shape == (3, 25, 56, 56) and cell.bias.shape == (4, 25, 56, 56)
     assert cell.bias[1].eq(1).all() and cell.peephole.eq(0).all()

@@ -12,7 +12,8 @@ import yaml
 
 from workbench.data import skeleton_convert
 from workbench.errors import RunInterrupted, WorkbenchError
-from workbench.studies import decoupled_3dpw_cli, hand_forecasting_cli, pretrain_cli, skeleton_ensembles_cli
+from workbench.studies import decoupled_3dpw_cli, hand_forecasting_cli, pretrain_cli
+from workbench.studies.skeleton_ensembles import cli as skeleton_ensembles_cli
 
 STUDY_COMMANDS = [decoupled_3dpw_cli.register, hand_forecasting_cli.register, pretrain_cli.register,
                   skeleton_ensembles_cli.register]
@@ -127,13 +128,12 @@ def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
 
 def cmd_params(args: argparse.Namespace) -> int:
     from workbench.models.registry import DEFAULT_MODEL, build_model, canonical_study, parameter_counts
-
     from workbench.runner import study_config
 
     study = canonical_study(args.study)
     params = _collect_params(args, study)
-    study_config(study).check_names(params)
-    name = params.pop("model", None) or params.pop("arch", None) or DEFAULT_MODEL[study]
+    params = study_config(study).canonical(params)
+    name = params.pop("model", None) or DEFAULT_MODEL[study]
     model = build_model(study, str(name), **params)
     counts = parameter_counts(model)
     if args.json:

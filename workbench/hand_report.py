@@ -10,7 +10,7 @@ Structure (every heading and bullet in this order)::
     - **Train batch size:** 64
     ### Epoch-wise metrics              (epoch | tr_mpjpe | va_mpjpe | tr_ade | va_ade | tr_fde | va_fde)
     ### Test Results                    (- **MPJPE**: 0.912 / - **ADE**:   0.035 / - **FDE**:   0.041)
-    ### Input Modalities Used           (- **Hands:** True, Gaze, Object BBoxes, Surrogate BBoxes)
+    ### Input Modalities Used           (- **Hands**: True, Gaze, Object BBoxes, Surrogate BBoxes)
     ## Learning curves                  (the PNG)
 
 MPJPE here is the published definition (``mpjpe_qub``: the norm of the whole 84-number error per
@@ -66,7 +66,7 @@ def results_markdown(arch: str, parameters: Mapping[str, int], batch_size: int, 
     lines += ["", "### Test Results", "", f"- **MPJPE**: {_number(test.get('mpjpe_qub'))}",
               f"- **ADE**:   {_number(test.get('ade'))}", f"- **FDE**:   {_number(test.get('fde'))}", "",
               "### Input Modalities Used", ""]
-    lines += [f"- **{name}:** {bool(modalities.get(name, False))}" for name in MODALITIES]
+    lines += [f"- **{name}**: {bool(modalities.get(name, False))}" for name in MODALITIES]
     lines += ["", "## Learning curves", "", f"![Learning curves]({curves_png})", ""]
     return "\n".join(lines)
 

@@ -167,7 +167,7 @@ def _pretrain(config: dict, metrics: dict, path: Path) -> Row:
 
 
 def _hand_forecasting(config: dict, metrics: dict, path: Path) -> Row:
-    model = str(metrics.get("arch") or config.get("arch"))
+    model = str(metrics.get("model") or config.get("model") or metrics.get("arch") or config.get("arch"))
     _, result = _split_results(metrics, model, ("test",), path)
     return {"model": model, "dataset": _dataset(config.get("data_dir")), "inputs": metrics.get("inputs"),
             "masked": metrics.get("masked"), "obs len (frames)": config.get("obs_len"),

@@ -329,7 +329,8 @@ def _stop_on_sigint(stop_file: Path) -> Iterator[None]:
 
 
 def _model_name(study: str, parameters: dict[str, Any]) -> str:
-    return str(parameters.get("model") or parameters.get("arch") or DEFAULT_MODEL.get(study, "model"))
+    options = study_config(study).canonical(parameters)
+    return str(options.get("model") or DEFAULT_MODEL.get(study, "model"))
 
 
 def _alive(pid: Any) -> bool:

@@ -260,7 +260,7 @@ def _pretrain(config: dict, metrics: dict) -> tuple[str, str, Headline]:
 
 
 def _hand_forecasting(config: dict, metrics: dict) -> tuple[str, str, Headline]:
-    model = str(metrics.get("arch") or config.get("arch"))
+    model = str(metrics.get("model") or config.get("model") or metrics.get("arch") or config.get("arch"))
     columns = ["MPJPE (u)", "MPJPE-QUB (u)", "ADE (u)", "FDE (u)"]
     split, rows = _split_rows(metrics, ("test", "val"), model, columns)
     windows = {s: r[model].get("windows") for s, r in metrics["splits"].items() if model in r}

@@ -57,10 +57,13 @@ class Config(StudyConfig):
     ``checkpoint.pt`` to start from; ``epochs`` 0 evaluates only. ``real_data_dir`` /
     ``published_weights_dir``: real clips evaluated with one half/half window per clip and the
     published weights (``auto``: under the shared data folder; empty: skip). ``ablation_sets``:
-    the modality sets trained for the ablation (empty list: no ablation).
+    the modality sets trained for the ablation (empty list: no ablation). ``model`` was called
+    ``arch`` (and ``ablation_model`` ``ablation_arch``); the old names are still accepted.
     """
 
-    arch: str = "bilstm"
+    ALIASES = {"arch": "model", "ablation_arch": "ablation_model"}
+
+    model: str = "bilstm"
     data_dir: str = ""
     clip_list: str = ""
     synthetic_clips: dict = field(default_factory=lambda: dict(synthetic_hands.DEFAULT_SIZES))
@@ -86,19 +89,19 @@ class Config(StudyConfig):
     real_data_dir: str = "auto"
     published_weights_dir: str = "auto"
     ablation_sets: list = field(default_factory=lambda: [[], ["gaze"], ["boxes"], ["gaze", "boxes"]])
-    ablation_arch: str = ""
+    ablation_model: str = ""
     ablation_epochs: int = 0
     viewer_split: str = "test"
     viewer_windows: int = 2
 
     def __post_init__(self) -> None:
-        if self.arch not in (*TRAINABLE, *BASELINES):
-            raise ConfigError(f"unknown arch {self.arch!r}; use {', '.join((*TRAINABLE, *BASELINES))}")
+        if self.model not in (*TRAINABLE, *BASELINES):
+            raise ConfigError(f"unknown model {self.model!r}; use {', '.join((*TRAINABLE, *BASELINES))}")
         if int(self.obs_len) < 2 or int(self.pred_len) < 1 or int(self.stride) < 1:
             raise ConfigError(f"need obs_len >= 2, pred_len >= 1, stride >= 1; got {self.obs_len}, "
                               f"{self.pred_len}, {self.stride}")
-        if self.arch in ("bilstm", "bigru") and self.pred_len > self.obs_len:
-            raise ConfigError(f"{self.arch} maps observed frames one to one onto forecast frames: "
+        if self.model in ("bilstm", "bigru") and self.pred_len > self.obs_len:
+            raise ConfigError(f"{self.model} maps observed frames one to one onto forecast frames: "
                               f"pred_len {self.pred_len} must not exceed obs_len {self.obs_len}")
         for modalities in self.ablation_sets:
             unknown = set(modalities) - set(MODALITY_FLAGS)
@@ -187,10 +190,10 @@ def data_summary(data: HandData, cfg: Config) -> pd.DataFrame:
 
 def make_model(cfg: Config, arch: str | None = None, modalities: Sequence[str] | None = None,
                pred_len: int | None = None) -> torch.nn.Module:
-    """Build ``arch`` (default ``cfg.arch``) for the given inputs, seeded with ``cfg.seed``; the main
+    """Build ``arch`` (default ``cfg.model``) for the given inputs, seeded with ``cfg.seed``; the main
     model (no ``arch`` given) starts from ``cfg.pretrained`` when set."""
     main = arch is None
-    arch = arch or cfg.arch
+    arch = arch or cfg.model
     modalities = cfg.modalities if modalities is None else list(modalities)
     seed_everything(cfg.seed)
     model = build_model(STUDY, arch, input_size=input_size(modalities), pred_len=pred_len or cfg.pred_len,
@@ -324,7 +327,7 @@ def results_table(trained: torch.nn.Module, data: HandData, cfg: Config, splits:
                   ) -> pd.DataFrame:
     """One row per (split, model): the main model and both baselines on the windows of each split.
     Columns: windows, MPJPE-QUB (u), MPJPE (u), ADE (u), FDE (u)."""
-    candidates = {cfg.arch: trained, **{b: make_model(cfg, b) for b in BASELINES if b != cfg.arch}}
+    candidates = {cfg.model: trained, **{b: make_model(cfg, b) for b in BASELINES if b != cfg.model}}
     rows = []
     for split in splits:
         w = windows(cfg, data.splits.get(split, []))
@@ -336,13 +339,13 @@ def results_table(trained: torch.nn.Module, data: HandData, cfg: Config, splits:
 
 def modality_ablation(data: HandData, cfg: Config, trained: torch.nn.Module | None = None,
                       split: str = "test") -> pd.DataFrame:
-    """Train ``cfg.ablation_arch`` (default ``cfg.arch``) once per modality set of
+    """Train ``cfg.ablation_model`` (default ``cfg.model``) once per modality set of
     ``cfg.ablation_sets`` (same seed, data and ``cfg.ablation_epochs`` epochs, default ``cfg.epochs``)
     and evaluate on ``split``; the main model is reused for its own set when the arch and epochs
     match. Windows come from the clips holding every modality of every set, so all rows are
     scored on the same windows. Rows: inputs, the errors (u), and the change of MPJPE against the
     hands-only row (%)."""
-    arch = cfg.ablation_arch or cfg.arch
+    arch = cfg.ablation_model or cfg.model
     epochs = cfg.ablation_epochs or cfg.epochs
     if not cfg.ablation_sets or arch in BASELINES:
         return pd.DataFrame()
@@ -351,7 +354,7 @@ def modality_ablation(data: HandData, cfg: Config, trained: torch.nn.Module | No
     rows = []
     for modalities in cfg.ablation_sets:
         modalities = sorted(modalities, key=list(MODALITY_FLAGS).index)
-        if trained is not None and arch == cfg.arch and epochs == cfg.epochs and modalities == cfg.modalities:
+        if trained is not None and arch == cfg.model and epochs == cfg.epochs and modalities == cfg.modalities:
             model = trained
         else:
             model = make_model(cfg, arch, modalities)
@@ -388,7 +391,7 @@ def real_clips_table(cfg: Config, trained: torch.nn.Module | None = None) -> pd.
             candidates[f"{arch} (published weights)"] = load_published_weights(published, path)
     candidates.update({b: make_model(cfg, b, []) for b in BASELINES})
     if trained is not None and isinstance(trained, BiRecurrentForecaster) and trained.input_size == input_size([]):
-        candidates[f"{cfg.arch} (trained here)"] = trained
+        candidates[f"{cfg.model} (trained here)"] = trained
     rows = [{"model": name, "clips": len(parts), "skipped clips": len(skipped) + len(short),
              **{label: m[key] for key, label in METRIC_COLUMNS.items()}}
             for name, m in ((n, evaluate_half(model, parts, cfg.mask)) for n, model in candidates.items())]
@@ -417,7 +420,7 @@ def hands_for_viewer(model: torch.nn.Module, data: HandData, cfg: Config, split:
 
 def output_dir(cfg: Config) -> Path:
     """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/hand_forecasting/<time>_<arch>``."""
-    return run_folder(STUDY, cfg.arch, cfg.output_dir)
+    return run_folder(STUDY, cfg.model, cfg.output_dir)
 
 
 def save_results(folder: Path, cfg: Config, table: pd.DataFrame, history: list[dict], model: torch.nn.Module,
@@ -426,7 +429,7 @@ def save_results(folder: Path, cfg: Config, table: pd.DataFrame, history: list[d
     ``history.csv``, ``config.yaml``, ``weights.pt`` (the evaluated weights, for ``--weights``),
     and ``results_<arch>.md`` with its learning-curve PNG."""
     counts = parameter_counts(model)
-    results: dict[str, Any] = {"study": STUDY, "arch": cfg.arch, "parameters": counts["total"],
+    results: dict[str, Any] = {"study": STUDY, "model": cfg.model, "arch": cfg.model, "parameters": counts["total"],
                                "inputs": modality_label(cfg.modalities), "masked": cfg.mask,
                                "device": str(resolve_device(cfg.device)), "units": "u (half image size)",
                                "splits": {}}
@@ -443,8 +446,8 @@ def save_results(folder: Path, cfg: Config, table: pd.DataFrame, history: list[d
     if counts["total"]:
         save_atomic({"format": "workbench-weights-1", "model": model.state_dict(),
                      "model_config": model.config_dict()}, folder / "weights.pt")
-    test = results["splits"].get("test", {}).get(cfg.arch, {})
-    write_results_markdown(folder, cfg.arch, model, cfg.batch_size, history,
+    test = results["splits"].get("test", {}).get(cfg.model, {})
+    write_results_markdown(folder, cfg.model, model, cfg.batch_size, history,
                            {k: test.get(label, float("nan")) for k, label in METRIC_COLUMNS.items()},
                            {"Hands": True, "Gaze": cfg.include_gaze, "Object BBoxes": cfg.include_obj,
                             "Surrogate BBoxes": cfg.include_sur})

@@ -31,12 +31,12 @@ def evaluate(args: argparse.Namespace) -> int:
     half = args.obs_len == "half" or args.pred_len == "half"
     if half and args.obs_len != args.pred_len:
         raise ConfigError("--obs-len half needs --pred-len half (one window per clip: n = floor(F/2) each)")
-    if args.arch in study.BASELINES and args.weights:
-        raise ConfigError(f"{args.arch} has no weights; leave out --weights")
-    if args.arch in study.TRAINABLE and not args.weights:
-        raise ConfigError(f"{args.arch} needs --weights (a published state dict or a run's weights.pt)")
+    if args.model in study.BASELINES and args.weights:
+        raise ConfigError(f"{args.model} has no weights; leave out --weights")
+    if args.model in study.TRAINABLE and not args.weights:
+        raise ConfigError(f"{args.model} needs --weights (a published state dict or a run's weights.pt)")
     obs_len, pred_len = (2, 1) if half else (args.obs_len, args.pred_len)
-    cfg = study.Config(arch=args.arch, data_dir=args.data, clip_list=args.clip_list or "", obs_len=obs_len,
+    cfg = study.Config(model=args.model, data_dir=args.data, clip_list=args.clip_list or "", obs_len=obs_len,
                        pred_len=pred_len, stride=args.stride, include_gaze=args.gaze, include_obj=args.obj,
                        include_sur=args.sur, mask=not args.no_mask, epochs=0, device=args.device, progress=False,
                        hidden=args.hidden, layers=args.layers)
@@ -65,7 +65,7 @@ def evaluate(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{args.arch} on {args.data}: {result['n_windows']} windows ({'masked' if cfg.mask else 'unmasked'})")
+    print(f"{args.model} on {args.data}: {result['n_windows']} windows ({'masked' if cfg.mask else 'unmasked'})")
     print(f"MPJPE-QUB {result['mpjpe_qub']:.4f} u   MPJPE {result['mpjpe']:.4f} u   "
           f"ADE {result['ade']:.4f} u   FDE {result['fde']:.4f} u   (u = half the image size)")
     return 0
@@ -78,7 +78,7 @@ def register(evaluate_commands: argparse._SubParsersAction, predict_commands: ar
     ev.add_argument("--clip-list", help="CSV with columns clip,participant (default: every .h5, id from the name)")
     ev.add_argument("--split", default="all", choices=["all", "train", "val", "test"],
                     help="clips of one participant split (train 1-48, val 49-59, test 60-70)")
-    ev.add_argument("--arch", default="bilstm", choices=[*study.TRAINABLE, *study.BASELINES])
+    ev.add_argument("--model", "--arch", dest="model", default="bilstm", choices=[*study.TRAINABLE, *study.BASELINES])
     ev.add_argument("--weights", help="published state dict (weights_<arch>-gaze_*-obj_*-sur_*.pt) or a run's "
                                       "weights.pt")
     ev.add_argument("--obs-len", type=_length, default=60, help="observed frames, or 'half'")

@@ -18,8 +18,8 @@ from workbench.data.skeleton_streams import make_stream
 from workbench.errors import DataFormatError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.settings import shared_data_dir
-from workbench.studies import skeleton_benchmark
 from workbench.studies import skeleton_ensembles as study
+from workbench.studies.skeleton_ensembles import benchmark
 
 REAL = shared_data_dir() / "jhmdb"
 needs_real = pytest.mark.skipif(not (REAL / "GT_train_1.pkl").is_file(), reason="shared JHMDB pickles not found")
@@ -170,12 +170,12 @@ def test_benchmark_tables_average_splits_then_seeds(tmp_path: Path) -> None:
     values = {(1, 0): (70.0, 90.0), (2, 0): (60.0, 80.0), (1, 1): (72.0, 94.0), (2, 1): (66.0, 86.0)}
     folders = [_run_folder(tmp_path, split, seed, {"j (joint)": j, "6-stream": six})
                for (split, seed), (j, six) in values.items()]
-    rows = skeleton_benchmark.split_rows(folders)
+    rows = benchmark.split_rows(folders)
     assert len(rows) == 8
-    per_split = skeleton_benchmark.per_split_table(rows).set_index("model")
+    per_split = benchmark.per_split_table(rows).set_index("model")
     assert per_split.loc["j (joint)", "split 1 top-1 (%)"] == pytest.approx(71.0)
     assert per_split.loc["6-stream", "split 2 top-1 (%)"] == pytest.approx(83.0)
-    mean = skeleton_benchmark.mean_table(rows).set_index("model")
+    mean = benchmark.mean_table(rows).set_index("model")
     # seed 0: six-stream (90 + 80) / 2 = 85; seed 1: (94 + 86) / 2 = 90 -> mean 87.5, std sqrt(12.5)
     assert mean.loc["6-stream", "top-1 mean (%)"] == pytest.approx(87.5)
     assert mean.loc["6-stream", "top-1 std (%)"] == pytest.approx(12.5 ** 0.5)
@@ -190,6 +190,6 @@ def test_benchmark_refuses_a_repeated_split_and_seed(tmp_path: Path) -> None:
     for name in ("metrics.json", "config.yaml"):
         (tmp_path / "copy" / name).write_text((first / name).read_text())
     with pytest.raises(DataFormatError, match="split 1, seed 0 is also"):
-        skeleton_benchmark.split_rows([first, tmp_path / "copy"])
+        benchmark.split_rows([first, tmp_path / "copy"])
     with pytest.raises(DataFormatError, match="metrics.json"):
-        skeleton_benchmark.split_rows([tmp_path])
+        benchmark.split_rows([tmp_path])

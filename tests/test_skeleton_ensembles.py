@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from workbench import ensembles, metrics
+from workbench import metrics
 from workbench.data.skeleton_layouts import PENN13
 from workbench.errors import ConfigError
 from workbench.models.stgcn import STGCN, StgcnConfig, adjacency_subsets
 from workbench.studies import skeleton_ensembles as study
+from workbench.studies.skeleton_ensembles import ensembles
 
 SCORES = np.array([[0.1, 0.6, 0.3], [0.5, 0.2, 0.3], [0.2, 0.3, 0.5], [0.4, 0.35, 0.25]])
 LABELS = np.array([1, 2, 2, 1])

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench import ensembles, metrics
+from workbench import metrics
+from workbench.engine.runtime import resolve_device
 from workbench.errors import ConfigError
 from workbench.studies import skeleton_ensembles as study
+from workbench.studies.skeleton_ensembles import ensembles
 
 NAMES = ("skeleton", "skeleton_ensembles")
 ROLES = ("train", "val", "test")
@@ -56,7 +58,7 @@ def _scores(args: argparse.Namespace) -> tuple[study.Config, study.SkeletonData,
     if unknown:
         raise ConfigError(f"{args.checkpoint}: no model for stream(s) {', '.join(unknown)}; it has {', '.join(models)}")
     data = study.load_data(cfg)
-    device = study.resolve_device(cfg.device)
+    device = resolve_device(cfg.device)
     scores = {s: study.predict_scores(models[s].to(device), data.sets[args.split], s, data.layout, cfg.bone_order)
               for s in streams}
     return cfg, data, scores

@@ -24,8 +24,7 @@ from bad_input_counter import count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench import heatmaps
-from workbench.data import brace, kinetics_skeleton, ntu_skeleton, penn_action, pyskl, qub_pheo, somof
+from workbench.data import brace, heatmaps, kinetics_skeleton, ntu_skeleton, penn_action, pyskl, qub_pheo, somof
 from workbench.data.heatmap_windows import crop_frames, make_windows
 from workbench.data.keypoints25 import NUM_KEYPOINTS, PoseSequence, annotated_mask, scatter
 from workbench.data.number_checks import MAX_ABS

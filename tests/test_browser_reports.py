@@ -23,11 +23,12 @@ from PIL import Image
 
 from workbench.report import is_progress_text
 from workbench.settings import outputs_dir, shared_data_dir
+from workbench.studies import declared
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Locator, Page
 
-STUDIES = ("decoupled_3dpw", "pretrain", "hand_forecasting", "skeleton_ensembles")
+STUDIES = tuple(declared())
 NEEDS_SHARED_DATA = {"pretrain"}
 LOAD_TIMEOUT_MS = 60_000
 

@@ -6,8 +6,8 @@ import re
 from datetime import datetime
 from pathlib import Path
 
-from workbench.hand_report import write_results_markdown
 from workbench.models.hand_forecasters import build_hand_model
+from workbench.studies.hand_forecasting.report import write_results_markdown
 
 HISTORY = [
     {"epoch": 1, "train_mpjpe": 1.23456, "val_mpjpe": 1.1, "train_ade": 0.05, "val_ade": 0.04, "train_fde": 0.06,

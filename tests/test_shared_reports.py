@@ -16,9 +16,10 @@ import yaml
 
 from workbench.report import WIDGET_MIME, is_progress_text
 from workbench.settings import shared_data_dir
+from workbench.studies import declared
 from workbench.summary import SUMMARY_TAG
 
-STUDIES = ("decoupled_3dpw", "pretrain", "hand_forecasting", "skeleton_ensembles")
+STUDIES = tuple(declared())
 EPOCHS = {"decoupled_3dpw": 3, "pretrain": 1, "hand_forecasting": 2, "skeleton_ensembles": 1}
 """Epochs of the main model in each ``ci`` parameter set."""
 

@@ -14,9 +14,10 @@ from workbench import runner
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.settings import notebooks_dir
+from workbench.studies import declared
 from workbench.studies.base import StudyConfig
 
-STUDIES = ["decoupled_3dpw", "hand_forecasting", "pretrain", "skeleton_ensembles"]
+STUDIES = tuple(declared())
 
 
 def _parameters_cell(study: str) -> dict[str, object]:

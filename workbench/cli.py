@@ -12,12 +12,7 @@ import yaml
 
 from workbench.data import skeleton_convert
 from workbench.errors import RunInterrupted, WorkbenchError
-from workbench.studies import decoupled_3dpw_cli, hand_forecasting_cli, pretrain_cli
-from workbench.studies.skeleton_ensembles import cli as skeleton_ensembles_cli
-
-STUDY_COMMANDS = [decoupled_3dpw_cli.register, hand_forecasting_cli.register, pretrain_cli.register,
-                  skeleton_ensembles_cli.register]
-"""Each study's ``register(evaluate_commands, predict_commands)`` adds its script commands."""
+from workbench.studies import declared, get_study
 
 
 def parse_value(text: str) -> Any:
@@ -48,7 +43,7 @@ def _collect_params(args: argparse.Namespace, study: str) -> dict[str, Any]:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from workbench.engine.distributed import world
-    from workbench.runner import STUDIES, find_resumable, launch_distributed, run_study
+    from workbench.runner import find_resumable, launch_distributed, run_study
     from workbench.tracking import require_mlflow, tracking_uri
 
     uri = tracking_uri(args.mlflow)
@@ -61,7 +56,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.resume is not None:
             resume = find_resumable(args.study, None if args.resume == "latest" else args.resume).resolve()
         return launch_distributed(args.nproc, _worker_args(args, resume))
-    studies = list(STUDIES) if args.study == "all" else [args.study]
+    studies = list(declared()) if args.study == "all" else [args.study]
     untracked = 0
     for study in studies:
         params = _collect_params(args, study)
@@ -127,13 +122,13 @@ def _worker_args(args: argparse.Namespace, resume: Any) -> list[str]:
 
 
 def cmd_params(args: argparse.Namespace) -> int:
-    from workbench.models.registry import DEFAULT_MODEL, build_model, canonical_study, parameter_counts
+    from workbench.models.registry import build_model, canonical_study, parameter_counts
     from workbench.runner import study_config
 
     study = canonical_study(args.study)
     params = _collect_params(args, study)
     params = study_config(study).canonical(params)
-    name = params.pop("model", None) or DEFAULT_MODEL[study]
+    name = params.pop("model", None) or get_study(study).default_model
     model = build_model(study, str(name), **params)
     counts = parameter_counts(model)
     if args.json:
@@ -169,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="write a model's predictions in the study's submission layout")
     evaluate_commands = evaluate.add_subparsers(dest="study", required=True)
     predict_commands = predict.add_subparsers(dest="study", required=True)
-    for register in STUDY_COMMANDS:
-        register(evaluate_commands, predict_commands)
+    for study in declared().values():
+        if study.register_cli is not None:
+            study.register_cli(evaluate_commands, predict_commands)
     pa = sub.add_parser("params", help="parameter count per top-level module")
     pa.add_argument("study")
     _add_params(pa)

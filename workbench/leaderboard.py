@@ -10,8 +10,9 @@ Each study's table has the columns ``run`` (folder name), ``model``, the study's
 headline test metrics (units in the column names), ``wall time (s)`` (``wall_time_s`` from
 ``status.json``, else the sum of ``epoch_time_s`` over ``history.csv``, else empty), ``date`` (the run's
 start, ``YYYY-mm-dd HH:MM:SS``) and ``report`` (the HTML report's path relative to the outputs folder,
-empty when absent). Rows are sorted best first on the study's headline metric (:data:`STUDIES`), runs
-without it last, ties newest first.
+empty when absent). Rows are sorted best first on the study's headline metric, runs without it last,
+ties newest first; each study declares its columns and headline
+(:class:`~workbench.studies.declaration.LeaderboardColumns`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import json
 import math
 import numbers
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -36,17 +36,6 @@ from workbench.settings import outputs_dir
 
 Row = dict[str, Any]
 """One table row: column name -> value."""
-
-
-@dataclass(frozen=True)
-class StudyColumns:
-    """How one study's runs become rows: ``row(config, metrics, metrics_path)`` returns the model, key
-    parameters and headline metrics (in column order); ``headline`` is the column rows are sorted on,
-    best first (highest when ``higher_is_better``)."""
-
-    row: Callable[[dict, dict, Path], Row]
-    headline: str
-    higher_is_better: bool
 
 
 @dataclass(frozen=True)
@@ -112,28 +101,28 @@ class Leaderboard:
         return "\n".join(parts)
 
 
-def _section(mapping: dict, key: str, path: Path) -> dict:
+def section(mapping: dict, key: str, path: Path) -> dict:
     value = mapping.get(key)
     if not isinstance(value, dict):
         raise DataFormatError(path, f"no {key!r} mapping")
     return value
 
 
-def _number(mapping: dict, key: str, path: Path) -> float:
+def number(mapping: dict, key: str, path: Path) -> float:
     value = mapping.get(key)
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise DataFormatError(path, f"{key!r} is missing or not a number")
     return float(value)
 
 
-def _dataset(data_dir: Any) -> str:
+def dataset_label(data_dir: Any) -> str:
     """``generated`` for an empty data folder, else its last two path components."""
     return "/".join(Path(str(data_dir)).parts[-2:]) if data_dir else "generated"
 
 
-def _split_results(metrics: dict, model: str, splits: tuple[str, ...], path: Path) -> tuple[str, dict]:
+def split_results(metrics: dict, model: str, splits: tuple[str, ...], path: Path) -> tuple[str, dict]:
     """The first split in ``splits`` with results for ``model`` under ``metrics["splits"]``."""
-    by_split = _section(metrics, "splits", path)
+    by_split = section(metrics, "splits", path)
     for split in splits:
         results = by_split.get(split)
         if isinstance(results, dict) and isinstance(results.get(model), dict):
@@ -141,69 +130,19 @@ def _split_results(metrics: dict, model: str, splits: tuple[str, ...], path: Pat
     raise DataFormatError(path, f"no results of model {model!r} in splits {', '.join(splits)}")
 
 
-def _decoupled_3dpw(config: dict, metrics: dict, path: Path) -> Row:
-    model = str(metrics.get("model") or config.get("model"))
-    split, result = _split_results(metrics, model, ("test", "valid"), path)
-    return {"model": model, "dataset": _dataset(config.get("data_dir")), "split": split,
-            "epochs": metrics.get("epochs_trained", 0), "batch size": config.get("batch_size"),
-            "lr": config.get("lr"), "hidden": config.get("hidden"), "seed": config.get("seed"),
-            "parameters": metrics.get("parameters"),
-            **{k: _number(result, k, path) for k in ("VIM@900 ms (cm)", "ADE (m)", "FDE (m)", "MPJPE (mm)")}}
+def study_columns() -> dict[str, Any]:
+    """Every declared study's :class:`~workbench.studies.declaration.LeaderboardColumns` by study name."""
+    from workbench.studies import declared
+
+    return {study.name: study.leaderboard for study in declared().values()}
 
 
-def _pretrain(config: dict, metrics: dict, path: Path) -> Row:
-    model = str(metrics.get("model") or config.get("model"))
-    result = _section(_section(metrics, "test", path), model, path)
-    pck = _section(result, "pck", path)
-    dataset = str(config.get("dataset", ""))
-    if config.get("max_videos"):
-        dataset += f" ({config['max_videos']} videos)"
-    return {"model": model, "dataset": dataset, "experiment": metrics.get("experiment"),
-            "shift scalar": metrics.get("shift_scalar"), "epochs": metrics.get("epochs_trained", 0),
-            "batch size": config.get("batch_size"), "lr": config.get("lr"), "seed": config.get("seed"),
-            "parameters": metrics.get("parameters"),
-            **{f"PCK@{a} (%)": _number(pck, a, path) for a in ("0.05", "0.1", "0.2")},
-            "keypoints scored": result.get("n_keypoints")}
+def __getattr__(name: str) -> Any:
+    """``STUDIES``: :func:`study_columns`, read from the study declarations when asked for."""
+    if name == "STUDIES":
+        return study_columns()
+    raise AttributeError(name)
 
-
-def _hand_forecasting(config: dict, metrics: dict, path: Path) -> Row:
-    model = str(metrics.get("model") or config.get("model") or metrics.get("arch") or config.get("arch"))
-    _, result = _split_results(metrics, model, ("test",), path)
-    return {"model": model, "dataset": _dataset(config.get("data_dir")), "inputs": metrics.get("inputs"),
-            "masked": metrics.get("masked"), "obs len (frames)": config.get("obs_len"),
-            "pred len (frames)": config.get("pred_len"), "epochs": metrics.get("epochs_trained", 0),
-            "batch size": config.get("batch_size"), "lr": config.get("lr"), "seed": config.get("seed"),
-            "parameters": metrics.get("parameters"),
-            **{k: _number(result, k, path) for k in ("MPJPE-QUB (u)", "MPJPE (u)", "ADE (u)", "FDE (u)")}}
-
-
-def _skeleton_ensembles(config: dict, metrics: dict, path: Path) -> Row:
-    rows = metrics.get("rows")
-    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
-        raise DataFormatError(path, "no 'rows' list of results")
-    single = [r for r in rows if r.get("fusion") == "single"]
-    fused = [r for r in rows if r.get("fusion") != "single"]
-    best_single = max(single, key=lambda r: _number(r, "top-1 (%)", path)) if single else {}
-    streams = config.get("streams")
-    row: Row = {"model": str(metrics.get("model") or config.get("model")), "dataset": metrics.get("dataset"),
-                "streams": ",".join(map(str, streams)) if isinstance(streams, list) else streams,
-                "epochs": config.get("epochs"), "batch size": config.get("batch_size"),
-                "optimizer": config.get("optimizer"), "lr": config.get("lr"), "seed": config.get("seed"),
-                "best top-1 (%)": max(_number(r, "top-1 (%)", path) for r in rows),
-                "best single stream": str(best_single.get("model", "")).split(" ")[0],
-                "best single top-1 (%)": best_single.get("top-1 (%)", math.nan)}
-    for r in fused:
-        row[f"{r.get('model')} {r.get('fusion')} top-1 (%)"] = _number(r, "top-1 (%)", path)
-    return row
-
-
-STUDIES: dict[str, StudyColumns] = {
-    "decoupled_3dpw": StudyColumns(_decoupled_3dpw, "VIM@900 ms (cm)", higher_is_better=False),
-    "pretrain": StudyColumns(_pretrain, "PCK@0.2 (%)", higher_is_better=True),
-    "hand_forecasting": StudyColumns(_hand_forecasting, "MPJPE (u)", higher_is_better=False),
-    "skeleton_ensembles": StudyColumns(_skeleton_ensembles, "best top-1 (%)", higher_is_better=True),
-}
-"""Every study on the leaderboard, with its row builder and headline metric."""
 
 
 def read_mapping(path: Path, kind: str) -> dict:
@@ -265,7 +204,7 @@ def run_row(study: str, folder: Path, root: Path) -> Row:
     config = read_mapping(folder / "config.yaml", "yaml")
     metrics = read_mapping(folder / "metrics.json", "json")
     report = folder / f"{study}.html"
-    return {"run": folder.name, **STUDIES[study].row(config, metrics, folder / "metrics.json"),
+    return {"run": folder.name, **study_columns()[study].row(config, metrics, folder / "metrics.json"),
             "wall time (s)": wall_time_s(folder, status), "date": run_date(folder, status),
             "report": report.relative_to(root).as_posix() if report.is_file() else ""}
 
@@ -309,7 +248,7 @@ def _scan_study(study: str, folder: Path, root: Path, board: Leaderboard) -> Non
                 reason = f"failed run folder; {reason}"
             board.skipped.append(Skipped(entry, reason))
     if rows:
-        spec = STUDIES[study]
+        spec = study_columns()[study]
         board.tables[study] = sort_table(pd.DataFrame(rows), spec.headline, spec.higher_is_better)
 
 
@@ -319,10 +258,11 @@ def scan(outputs: str | Path | None = None, study: str | None = None) -> Leaderb
     root = Path(outputs).expanduser().resolve() if outputs else outputs_dir()
     if not root.is_dir():
         raise ConfigError(f"{root}: outputs folder not found")
-    if study and study not in STUDIES:
-        raise ConfigError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}")
+    studies = study_columns()
+    if study and study not in studies:
+        raise ConfigError(f"unknown study {study!r}; studies: {', '.join(studies)}")
     board = Leaderboard(root)
-    for name in [study] if study else list(STUDIES):
+    for name in [study] if study else list(studies):
         if (root / name).is_dir():
             _scan_study(name, root / name, root, board)
     return board

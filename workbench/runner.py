@@ -24,7 +24,6 @@ and the report, the other ranks work in a scratch folder that is removed at the 
 
 from __future__ import annotations
 
-import importlib
 import os
 import shutil
 import signal
@@ -42,32 +41,33 @@ from workbench.engine.distributed import world
 from workbench.engine.progress import PROGRESS_FILE_ENV
 from workbench.engine.stopping import STOP_FILE_ENV
 from workbench.errors import ConfigError, RunFailedError, RunInterrupted
-from workbench.models.registry import DEFAULT_MODEL, STUDY_MODELS
 from workbench.report import finish_notebook, notebook_to_html
 from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir, write_yaml
-from workbench.settings import notebooks_dir, parameters_dir
+from workbench.settings import parameters_dir
+from workbench.studies import declared, get_study
 from workbench.studies.base import StudyConfig
 from workbench.summary import build_summary
 from workbench.terminal import ProgressMonitor
 
-STUDIES = tuple(STUDY_MODELS)
-"""Every study, in the order ``workbench run all`` runs them."""
+STUDIES = tuple(declared())
+"""Every study, in the order ``workbench run all`` runs them (:func:`workbench.studies.declared`)."""
 
 
 def notebook_path(study: str) -> Path:
     """``notebooks/<study>.ipynb``, checked to exist."""
-    if study not in STUDIES:
+    studies = declared()
+    if study not in studies:
         hint = "; the leaderboard is `workbench leaderboard`" if study == "leaderboard" else ""
-        raise ConfigError(f"unknown study {study!r}; studies: {', '.join(STUDIES)}{hint}")
-    path = notebooks_dir() / f"{study}.ipynb"
+        raise ConfigError(f"unknown study {study!r}; studies: {', '.join(studies)}{hint}")
+    path = get_study(study).notebook
     if not path.is_file():
-        raise ConfigError(f"no notebook for study {study!r} ({path}); studies: {', '.join(STUDIES)}")
+        raise ConfigError(f"no notebook for study {study!r} ({path}); studies: {', '.join(studies)}")
     return path
 
 
 def study_config(study: str) -> type[StudyConfig]:
     """The options class of ``study`` (its notebook's parameters)."""
-    return importlib.import_module(f"workbench.studies.{study}").Config
+    return get_study(study).options
 
 
 def read_parameter_file(path: str | Path) -> dict[str, Any]:
@@ -330,7 +330,7 @@ def _stop_on_sigint(stop_file: Path) -> Iterator[None]:
 
 def _model_name(study: str, parameters: dict[str, Any]) -> str:
     options = study_config(study).canonical(parameters)
-    return str(options.get("model") or DEFAULT_MODEL.get(study, "model"))
+    return str(options.get("model") or get_study(study).default_model)
 
 
 def _alive(pid: Any) -> bool:

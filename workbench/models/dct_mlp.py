@@ -81,6 +81,11 @@ class DctMlp(nn.Module):
         nn.init.zeros_(self.mix_out.weight)
         nn.init.zeros_(self.mix_out.bias)
 
+    def loss(self, out: Forecast, observed: torch.Tensor,
+             future: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The model's training objective: :func:`dct_mlp_loss` of its forecast ``out``."""
+        return dct_mlp_loss(out, observed, future)
+
     def config_dict(self) -> dict:
         return asdict(self.cfg)
 

@@ -125,6 +125,11 @@ class DeRPoF(nn.Module):
         self.Encoder = LocalEncoder(c)
         self.Decoder = LocalDecoder(c)
 
+    def loss(self, out: Forecast, observed: torch.Tensor,
+             future: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+        """The model's training objective: :func:`derpof_loss` of its forecast ``out``."""
+        return derpof_loss(out, observed, future)
+
     def config_dict(self) -> dict:
         return asdict(self.cfg)
 

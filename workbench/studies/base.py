@@ -50,6 +50,12 @@ class StudyConfig:
         return [f.name for f in fields(cls)]
 
     @classmethod
+    def study_name(cls) -> str:
+        """The study this options class belongs to: its package or module under ``workbench.studies``."""
+        parts = cls.__module__.split(".")
+        return parts[parts.index("studies") + 1] if "studies" in parts[:-1] else parts[-1]
+
+    @classmethod
     def check_names(cls, names: Iterable[str], source: str = "parameter") -> None:
         """Raise a :class:`ConfigError` for the first name that is neither an option nor an alias,
         naming the closest options."""
@@ -58,8 +64,7 @@ class StudyConfig:
             if name not in known:
                 close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
                 hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-                raise ConfigError(f"unknown {source} {name!r} for the {cls.__module__.rsplit('.', 1)[-1]} "
-                                  f"study{hint}")
+                raise ConfigError(f"unknown {source} {name!r} for the {cls.study_name()} study{hint}")
 
     @classmethod
     def canonical(cls, values: Mapping[str, Any]) -> dict[str, Any]:

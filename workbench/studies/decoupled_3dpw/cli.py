@@ -17,7 +17,7 @@ NAMES = ("3dpw", "decoupled_3dpw")
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="folder in the SoMoF 3DPW layout")
-    p.add_argument("--model", choices=[*study.LOSSES, *study.BASELINES],
+    p.add_argument("--model", choices=[*study.trainable_models(), *study.BASELINES],
                    help="default: the model named in --checkpoint, else derpof")
     p.add_argument("--decay", type=float, default=study.DEFAULT_DECAY, help="damped_velocity: the decay d")
     p.add_argument("--checkpoint-g", help="published DeRPoF global state dict (.pkl)")

@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 from torch.utils.data import TensorDataset
 
-from workbench import heatmaps, metrics
-from workbench.data import brace, penn_action, synthetic_pose2d
+from workbench import metrics
+from workbench.data import brace, heatmaps, penn_action, synthetic_pose2d
 from workbench.data.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
 from workbench.data.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, PoseSequence, from_penn
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
@@ -36,7 +36,7 @@ from workbench.models.registry import build_model, parameter_counts
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
-from workbench.studies.pretrain_sweep import SAME_DATA, THRESHOLD_ROW, fuse_runs, fused_per_keypoint, sweep_tables
+from workbench.studies.pretrain.sweep import SAME_DATA, THRESHOLD_ROW, fuse_runs, fused_per_keypoint, sweep_tables
 
 __all__ = ["fuse_runs", "fused_per_keypoint", "sweep_tables"]
 

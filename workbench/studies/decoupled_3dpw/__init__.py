@@ -10,6 +10,7 @@ shared engine, and the results the notebook shows and the CLI prints.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,18 +27,22 @@ from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError
-from workbench.models.dct_mlp import dct_mlp_loss
-from workbench.models.derpof import derpof_loss, load_published_weights
+from workbench.models.derpof import load_published_weights
 from workbench.models.pose_baselines import fit_decay
-from workbench.models.registry import build_model, parameter_counts
+from workbench.models.registry import build_model, parameter_counts, study_models
 from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import resolve_data_path, shared_data_dir
 from workbench.studies.base import StudyConfig
 
 STUDY = "decoupled_3dpw"
 BASELINES = ("zero_velocity", "constant_velocity", "damped_velocity")
-LOSSES = {"derpof": derpof_loss, "dct_mlp": dct_mlp_loss}
-"""The trainable models and their objectives ``loss(forecast, observed, future) -> (loss, logs)``."""
+
+
+@functools.cache
+def trainable_models() -> tuple[str, ...]:
+    """The study's models that train: those that own a training objective,
+    ``model.loss(forecast, observed, future) -> (loss, logs)``."""
+    return tuple(name for name in study_models(STUDY) if callable(getattr(build_model(STUDY, name), "loss", None)))
 DEFAULT_DECAY = 0.85
 """The damped-velocity decay used when a run has no training windows to fit it on."""
 
@@ -112,7 +117,7 @@ def data_dir(cfg: Config) -> Path:
 
 def trains(cfg: Config) -> bool:
     """Whether this configuration trains a model (a trainable model and epochs > 0)."""
-    return cfg.model in LOSSES and cfg.epochs > 0
+    return cfg.model in trainable_models() and cfg.epochs > 0
 
 
 def load_data(cfg: Config) -> dict[str, somof.SomofSplit]:
@@ -172,7 +177,7 @@ def make_model(cfg: Config, name: str | None = None, decay: float = DEFAULT_DECA
     seed_everything(cfg.seed)
     model = build_model(STUDY, name, hidden=cfg.hidden, latent=cfg.latent, embedding=cfg.embedding, dropout=cfg.dropout,
                         blocks=cfg.blocks, decay=decay)
-    if name not in LOSSES:
+    if name not in trainable_models():
         return model
     if bool(cfg.pretrained_g) != bool(cfg.pretrained_l):
         raise ConfigError("give both pretrained_g and pretrained_l (the published global and local checkpoints)")
@@ -203,8 +208,9 @@ def checkpoint_model(path: str | Path) -> tuple[str, dict[str, Any]]:
     if not isinstance(state, dict) or not isinstance(state.get("model_config") or {}, dict):
         raise CheckpointError(path, "not a workbench checkpoint (no 'model_config' mapping)")
     name = state.get("model_name", "derpof")
-    if name not in LOSSES:
-        raise CheckpointError(path, f"names model {name!r}, not a trainable model of this study ({', '.join(LOSSES)})")
+    if name not in trainable_models():
+        raise CheckpointError(path, f"names model {name!r}, not a trainable model of this study "
+                                    f"({', '.join(trainable_models())})")
     return str(name), dict(state.get("model_config") or {})
 
 
@@ -229,13 +235,12 @@ def evaluate(model: torch.nn.Module, split: somof.SomofSplit, deterministic: boo
 
 def _validation_fn(split: somof.SomofSplit, cfg: Config):
     observed, future = people(split)
-    objective = LOSSES[cfg.model]
 
     def validate(model: torch.nn.Module) -> dict[str, float]:
         device = next(model.parameters()).device
         with torch.no_grad():
             out = model(observed.to(device), deterministic=cfg.deterministic_eval)
-            loss, _ = objective(out, observed.to(device), future.to(device))
+            loss, _ = model.loss(out, observed.to(device), future.to(device))
         pred = out.positions.cpu()
         return {"val_loss": float(loss), "val_ade": metrics.ade(pred, future), "val_fde": metrics.fde(pred, future),
                 "val_vim_avg": float(np.mean(metrics.vim(pred, future)))}
@@ -246,7 +251,7 @@ def _validation_fn(split: somof.SomofSplit, cfg: Config):
 def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config,
           checkpoint_path: str | Path | None = None,
           windows: tuple[torch.Tensor, torch.Tensor] | None = None) -> list[dict]:
-    """Train a trainable model (:data:`LOSSES`) on ``windows`` (observed, future; default
+    """Train a trainable model (:func:`trainable_models`) on ``windows`` (observed, future; default
     :func:`training_windows`) with the ``cfg.augment`` augmentations drawn per batch, validating on
     ``cfg.val_split`` each epoch; returns the history, one dict per epoch. Baselines and
     ``epochs == 0`` return an empty history."""
@@ -262,7 +267,6 @@ def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config
     train_cfg = cfg.engine_options(
         batch_size=people_per_batch, optimizer="adamw" if cfg.weight_decay else "adam", monitor="val_vim_avg",
         restore_best=cfg.select_best and has_val, checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
-    objective = LOSSES[cfg.model]
     draws = torch.Generator().manual_seed(cfg.seed)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
@@ -270,7 +274,7 @@ def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config
         if cfg.augment:
             both = pose3d_transforms.augment(torch.cat([obs, fut], 1).cpu(), cfg.augment, draws).to(obs.device)
             obs, fut = both[:, :OBS_FRAMES], both[:, OBS_FRAMES:]
-        return objective(net(obs), obs, fut)
+        return net.loss(net(obs), obs, fut)
 
     evaluate_fn = _validation_fn(val, cfg) if has_val else None
     trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
@@ -368,7 +372,7 @@ def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], t
     if history:
         results["epochs_trained"] = len(history)
         results["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
-    if cfg.model in LOSSES:
+    if cfg.model in trainable_models():
         checkpoint = save_atomic({"format": "workbench-weights-1", "model_name": cfg.model,
                                   "model": model.state_dict(), "model_config": model.config_dict()},
                                  folder / "checkpoint.pt")

@@ -6,9 +6,9 @@ import argparse
 import json
 import sys
 
-from workbench.data import qub_pheo
-from workbench.errors import ConfigError, DataFormatError
+from workbench.errors import ConfigError
 from workbench.studies import hand_forecasting as study
+from workbench.studies.hand_forecasting.evaluation import evaluate_folder
 
 NAMES = ("hands", "hand_forecasting")
 
@@ -40,28 +40,10 @@ def evaluate(args: argparse.Namespace) -> int:
                        pred_len=pred_len, stride=args.stride, include_gaze=args.gaze, include_obj=args.obj,
                        include_sur=args.sur, mask=not args.no_mask, epochs=0, device=args.device, progress=False,
                        hidden=args.hidden, layers=args.layers)
-    clips, skipped = qub_pheo.load_clips(qub_pheo.clip_list(args.data, args.clip_list))
-    if args.split != "all":
-        clips = qub_pheo.split_by_participant(clips, {k: tuple(v) for k, v in cfg.split_ranges.items()})[args.split]
-    usable, lacking = qub_pheo.usable_clips(clips, cfg.modalities)
-    model = study.make_model(cfg)
-    if args.weights:
-        study.load_weights(model, args.weights)
-    model.to(study.resolve_device(cfg.device))
-    if half:
-        parts, short = qub_pheo.half_windows(usable, cfg.modalities, cfg.mask)
-        result = study.evaluate_half(model, parts, cfg.mask)
-    else:
-        windows, short = qub_pheo.make_windows(usable, obs_len, pred_len, args.stride, cfg.modalities, cfg.mask)
-        result = study.evaluate(model, windows, cfg.mask)
-    if result["n_windows"] == 0:
-        raise DataFormatError(args.data, f"no window to evaluate: {len(clips)} clip(s), {len(skipped)} unreadable, "
-                                         f"{len(lacking)} without a requested modality, {len(short)} too short")
-    notes = [f"{n} {what}" for n, what in ((len(skipped), "unreadable"), (len(lacking), "without a requested modality"),
-                                           (len(short), "too short")) if n]
+    result, skipped = evaluate_folder(cfg, args.weights, args.split, half)
+    notes = [f"{n} {what}" for what, n in skipped.items() if n]
     if notes:
         print(f"skipped clips: {', '.join(notes)}", file=sys.stderr)
-    result = {k: result[k] for k in ("mpjpe_qub", "mpjpe", "ade", "fde", "n_windows")}
     if args.json:
         print(json.dumps(result))
         return 0

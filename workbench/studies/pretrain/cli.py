@@ -6,28 +6,17 @@ import argparse
 import json
 
 from workbench.data.heatmap_windows import SPLITS
-from workbench.engine.runtime import resolve_device
-from workbench.errors import ConfigError
 from workbench.studies import pretrain as study
+from workbench.studies.pretrain.evaluation import evaluate_split
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print PCK (%) per alpha, the mean threshold distances (px) and the scored keypoint count of a
     model on a split. The split is rebuilt from the data, ``--experiment`` and ``--seed``: use the
     training run's values to score its test windows."""
-    if args.model != study.BASELINE and not args.checkpoint:
-        raise ConfigError(f"--model {args.model} needs --checkpoint (a run's checkpoint.pt); identity needs none")
-    options = study.checkpoint_options(args.checkpoint) if args.checkpoint else {}
-    if options and options["model"] != args.model:
-        raise ConfigError(f"{args.checkpoint} holds a {options['model']} model, not {args.model}")
-    sizes = {k: v for k, v in options.items() if k != "model"}
-    cfg = study.Config(model=args.model, dataset=args.dataset, data_dir=args.data or "", max_videos=args.max_videos,
-                       experiment=args.experiment, shift_scalar=args.shift_scalar, seed=args.seed, device=args.device,
-                       checkpoint=args.checkpoint or "", epochs=0, progress=False, **sizes)
-    data = study.load_data(cfg)
-    model = study.make_model(cfg).to(resolve_device(cfg.device))
-    result = study.evaluate(model, data.splits[args.split], cfg, args.split)
-    result.pop("loss")
+    result = evaluate_split(args.model, args.checkpoint or "", args.split, dataset=args.dataset,
+                            data_dir=args.data or "", max_videos=args.max_videos, experiment=args.experiment,
+                            shift_scalar=args.shift_scalar, seed=args.seed, device=args.device)
     if args.json:
         print(json.dumps(result))
         return 0

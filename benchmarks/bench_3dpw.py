@@ -53,9 +53,9 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS
-from workbench.data.somof import load_split
-from workbench.data.synthetic_3dpw import write_dataset
+from workbench.data.formats.somof import load_split
+from workbench.data.generators.synthetic_3dpw import write_dataset
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.models.derpof import DeRPoF, DerpofConfig, derpof_loss
 

@@ -1,6 +1,6 @@
 """Speed of heatmap rendering and of training the pretraining study's models on CPU.
 
-1. Rendering: heatmaps per second of :func:`workbench.data.heatmaps.render` (one vectorised call for a batch
+1. Rendering: heatmaps per second of :func:`workbench.data.transforms.heatmaps.render` (one vectorised call for a batch
    of windows: B x 5 frames x 25 keypoints of 56 x 56, random sigma_in from {1, ..., 3} px, float32;
    default B = 16, one training batch = 2,000 maps = 25 MB. Much larger single calls (> 32 MB) get
    fresh zeroed pages from the OS on every call, which then dominates the time)
@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from scipy.ndimage import gaussian_filter
 
-from workbench.data import heatmaps
+from workbench.data.transforms import heatmaps
 from workbench.engine.allocator import active_allocator, reexec_with_allocator
 from workbench.engine.precision import PRECISIONS, autocast, resolve_precision
 from workbench.models.heatmap_models import HeatmapDenoiser

@@ -18,7 +18,7 @@ import scipy.io
 import torch
 from bad_input_counter import count
 
-from workbench.data import (
+from workbench.data.formats import (
     amc,
     asf,
     brace,
@@ -27,12 +27,12 @@ from workbench.data import (
     kinetics_skeleton,
     ntu_skeleton,
     penn_action,
-    penn_skeleton,
     pyskl,
     qub_pheo,
     somof,
 )
-from workbench.data.skeleton_convert import convert
+from workbench.data.transforms import penn_skeleton
+from workbench.data.transforms.skeleton_convert import convert
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.errors import CheckpointError, DataFormatError
 from workbench.models import derpof, hand_forecasters

@@ -24,13 +24,14 @@ from bad_input_counter import count
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from workbench.data import brace, heatmaps, kinetics_skeleton, ntu_skeleton, penn_action, pyskl, qub_pheo, somof
-from workbench.data.heatmap_windows import crop_frames, make_windows
-from workbench.data.keypoints25 import NUM_KEYPOINTS, PoseSequence, annotated_mask, scatter
+from workbench.data.formats import brace, kinetics_skeleton, ntu_skeleton, penn_action, pyskl, qub_pheo, somof
+from workbench.data.layouts.keypoints25 import NUM_KEYPOINTS, PoseSequence, annotated_mask, scatter
+from workbench.data.layouts.skeleton_layouts import LAYOUTS, get_layout
 from workbench.data.number_checks import MAX_ABS
-from workbench.data.skeleton_augment import flip, mixup, part_drop, segment_swap
-from workbench.data.skeleton_layouts import LAYOUTS, get_layout
-from workbench.data.skeleton_streams import STREAMS, make_stream, normalise, sample_indices
+from workbench.data.transforms import heatmaps
+from workbench.data.transforms.heatmap_windows import crop_frames, make_windows
+from workbench.data.transforms.skeleton_augment import flip, mixup, part_drop, segment_swap
+from workbench.data.transforms.skeleton_streams import STREAMS, make_stream, normalise, sample_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
 from workbench.errors import WorkbenchError
 from workbench.models.derpof import split_velocities

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from workbench.cli import main, parse_value
-from workbench.data import somof
+from workbench.data.formats import somof
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:

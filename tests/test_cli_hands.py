@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.data import qub_pheo
+from workbench.data.formats import qub_pheo
 
 
 def _run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:

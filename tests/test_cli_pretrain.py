@@ -9,7 +9,7 @@ import pytest
 
 from workbench import metrics
 from workbench.cli import main
-from workbench.data.keypoints25 import HIPS, SHOULDERS
+from workbench.data.layouts.keypoints25 import HIPS, SHOULDERS
 from workbench.engine.checkpoint import save_atomic
 from workbench.studies import pretrain
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from workbench.cli import main
-from workbench.data import amc, asf, cmu_mocap, somof
-from workbench.data.asf import euler
+from workbench.data.formats import amc, asf, cmu_mocap, somof
+from workbench.data.formats.asf import euler
 from workbench.errors import ConfigError, DataFormatError
 
 TINY = Path(__file__).parent / "data" / "cmu_tiny"

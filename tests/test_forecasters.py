@@ -13,8 +13,10 @@ import pytest
 import torch
 
 from workbench.cli import main
-from workbench.data import forecast_sources, pose3d_transforms, somof, synthetic_3dpw
-from workbench.data.skeleton_3dpw import BONES, JOINT_NAMES
+from workbench.data.formats import somof
+from workbench.data.generators import synthetic_3dpw
+from workbench.data.layouts.skeleton_3dpw import BONES, JOINT_NAMES
+from workbench.data.transforms import forecast_sources, pose3d_transforms
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.dct_mlp import DctMlp, DctMlpConfig, dct_matrix, dct_mlp_loss
 from workbench.models.pose_baselines import DampedVelocity, fit_decay

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from workbench.data import qub_pheo, synthetic_hands
+from workbench.data.formats import qub_pheo
+from workbench.data.generators import synthetic_hands
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.hand_forecasters import build_hand_model, load_published_weights
 from workbench.models.registry import build_model, parameter_counts

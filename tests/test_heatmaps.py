@@ -7,7 +7,7 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from workbench.data import heatmaps
+from workbench.data.transforms import heatmaps
 
 POSITIONS = [(0, 0), (55, 55), (0, 55), (1, 54), (3, 2), (54.6, 0.4), (27.2, 30.7), (12, 53), (5.5, 9.5)]
 

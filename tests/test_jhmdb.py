@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from workbench.cli import main
-from workbench.data import jhmdb, pyskl
-from workbench.data.skeleton_layouts import get_layout
-from workbench.data.skeleton_streams import make_stream
+from workbench.data.formats import jhmdb, pyskl
+from workbench.data.layouts.skeleton_layouts import get_layout
+from workbench.data.transforms.skeleton_streams import make_stream
 from workbench.errors import DataFormatError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.settings import shared_data_dir

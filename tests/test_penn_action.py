@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.io
 
-from workbench.data import penn_action
+from workbench.data.formats import penn_action
 from workbench.errors import DataFormatError
 
 

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 import scipy.io
 
-from workbench.data import brace, penn_action, synthetic_pose2d
-from workbench.data.heatmap_windows import crop_frames, make_windows, split_indices
-from workbench.data.keypoints25 import COCO17_TO_25, GROUPS, INDEX, NAMES, PENN_TO_25, PoseSequence, from_penn
+from workbench.data.formats import brace, penn_action
+from workbench.data.generators import synthetic_pose2d
+from workbench.data.layouts.keypoints25 import COCO17_TO_25, GROUPS, INDEX, NAMES, PENN_TO_25, PoseSequence, from_penn
+from workbench.data.transforms.heatmap_windows import crop_frames, make_windows, split_indices
 from workbench.errors import ConfigError, DataFormatError
 from workbench.studies import pretrain
 

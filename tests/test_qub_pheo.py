@@ -9,7 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from workbench.data import qub_pheo, synthetic_hands
+from workbench.data.formats import qub_pheo
+from workbench.data.generators import synthetic_hands
 from workbench.errors import DataFormatError
 
 

@@ -10,8 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data import kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl, synthetic_actions
-from workbench.data.skeleton_layouts import LAYOUTS, NTU25, get_layout
+from workbench.data.formats import kinetics_skeleton, ntu_skeleton, pyskl
+from workbench.data.generators import synthetic_actions
+from workbench.data.layouts.skeleton_layouts import LAYOUTS, NTU25, get_layout
+from workbench.data.transforms import penn_skeleton
 from workbench.errors import ConfigError, DataFormatError
 
 
@@ -204,7 +206,7 @@ def test_synthetic_actions_are_reproducible_and_varied() -> None:
 
 
 def test_convert_ntu_folder_skips_bad_files_with_a_count(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from workbench.data import skeleton_convert
+    from workbench.data.transforms import skeleton_convert
 
     rng = np.random.default_rng(2)
     for name in ("S001C001P001R001A001", "S001C002P003R001A002", "S001C003P002R002A001"):

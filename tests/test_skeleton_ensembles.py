@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from workbench import metrics
-from workbench.data.skeleton_layouts import PENN13
+from workbench.data.layouts.skeleton_layouts import PENN13
 from workbench.errors import ConfigError
 from workbench.models.stgcn import STGCN, StgcnConfig, adjacency_subsets
 from workbench.studies import skeleton_ensembles as study
@@ -139,7 +139,7 @@ def test_penn_split_holds_out_validation_from_train_only(shared: Path) -> None:
 
 
 def test_pyskl_dataset_with_labels_beyond_num_classes(tmp_path: Path) -> None:
-    from workbench.data import pyskl
+    from workbench.data.formats import pyskl
     from workbench.errors import DataFormatError
 
     record = {"frame_dir": "a", "label": 5, "keypoint": np.zeros((1, 4, 17, 2), np.float32)}

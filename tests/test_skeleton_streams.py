@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from workbench.data import skeleton_augment as aug
-from workbench.data.skeleton_layouts import NTU25, PENN13, Layout
-from workbench.data.skeleton_streams import make_stream, motion, normalise, random_sample_indices, sample_indices
+from workbench.data.layouts.skeleton_layouts import NTU25, PENN13, Layout
+from workbench.data.transforms import skeleton_augment as aug
+from workbench.data.transforms.skeleton_streams import (
+    make_stream,
+    motion,
+    normalise,
+    random_sample_indices,
+    sample_indices,
+)
 
 # a chain 0 <- 1 <- 2 <- 3 plus 4 attached to 1: depth 3
 CHAIN = Layout("chain", ("root", "a", "b", "c", "L-x"), (-1, 0, 1, 2, 1), (), ((1,), (2,), (3,), (4,)), (0,))

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from workbench.data import somof, synthetic_3dpw
-from workbench.data.skeleton_3dpw import BONES
+from workbench.data.formats import somof
+from workbench.data.generators import synthetic_3dpw
+from workbench.data.layouts.skeleton_3dpw import BONES
 from workbench.errors import DataFormatError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.data import synthetic_hands
+from workbench.data.generators import synthetic_hands
 
 
 def _segments(present: np.ndarray) -> list[tuple[int, int]]:

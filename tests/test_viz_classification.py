@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from workbench.data.skeleton_layouts import PENN13
+from workbench.data.layouts.skeleton_layouts import PENN13
 from workbench.viz import classification
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from workbench.data import skeleton_convert
+from workbench.data.transforms import skeleton_convert
 from workbench.errors import RunInterrupted, WorkbenchError
 from workbench.studies import declared, get_study
 

@@ -2,7 +2,7 @@
 
 For B people with observed poses (B, 16, 39):
 
-1. canonical coordinates (:func:`workbench.data.pose3d_transforms.canonical_frame`): the last hip
+1. canonical coordinates (:func:`workbench.data.transforms.pose3d_transforms.canonical_frame`): the last hip
    centre at the origin, the last hip line along +x, so the network never has to learn where a
    person stands or which way they face;
 2. ``Y = D X``: the orthonormal DCT-II ``D`` (16 x 16) along time;
@@ -25,8 +25,8 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from workbench.data.pose3d_transforms import canonical_frame, from_canonical, to_canonical
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, NUM_JOINTS, OBS_FRAMES, PRED_FRAMES
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, NUM_JOINTS, OBS_FRAMES, PRED_FRAMES
+from workbench.data.transforms.pose3d_transforms import canonical_frame, from_canonical, to_canonical
 from workbench.models.derpof import Forecast, split_velocities
 
 

@@ -21,7 +21,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS, PRED_FRAMES
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, HIPS, NUM_JOINTS, PRED_FRAMES
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
 from workbench.models.lstm_step import lstm_cell, lstm_step, lstm_weights
 

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from workbench.data.qub_pheo import HAND_FEATURES
+from workbench.data.formats.qub_pheo import HAND_FEATURES
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
 from workbench.errors import ConfigError
 

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from workbench.data.heatmaps import argmax_coords, render
+from workbench.data.transforms.heatmaps import argmax_coords, render
 
 
 def glorot_init(module: nn.Module) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from workbench.data.skeleton_3dpw import PRED_FRAMES
+from workbench.data.layouts.skeleton_3dpw import PRED_FRAMES
 from workbench.models.derpof import Forecast, split_velocities
 
 

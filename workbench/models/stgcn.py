@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from workbench.data.skeleton_layouts import Layout, get_layout
+from workbench.data.layouts.skeleton_layouts import Layout, get_layout
 
 
 def adjacency_subsets(layout: Layout) -> torch.Tensor:

@@ -2,7 +2,7 @@
 
 Data in the SoMoF layout (real benchmark files or the generated default) for validation and
 evaluation; training windows from the same folder's train split or from a weighted mix of motion
-sources (:mod:`workbench.data.forecast_sources`: generated motion, CMU mocap, SoMoF-layout folders).
+sources (:mod:`workbench.data.transforms.forecast_sources`: generated motion, CMU mocap, SoMoF-layout folders).
 Models: DeRPoF, the DCT-space MLP (:mod:`workbench.models.dct_mlp`) and the zero-, constant- and
 damped-velocity baselines (the damped decay fitted on the training windows); training through the
 shared engine, and the results the notebook shows and the CLI prints.
@@ -21,8 +21,10 @@ import torch
 from torch.utils.data import TensorDataset
 
 from workbench import metrics
-from workbench.data import forecast_sources, pose3d_transforms, somof, synthetic_3dpw
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
+from workbench.data.formats import somof
+from workbench.data.generators import synthetic_3dpw
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
+from workbench.data.transforms import forecast_sources, pose3d_transforms
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer
@@ -56,7 +58,7 @@ class Config(StudyConfig):
     train on ``data_dir``'s train split; else on the mix of :func:`forecast_sources.training_windows`
     (``generated``, ``cmu`` with ``cmu_stride`` and the frame rates ``cmu_speeds``, or SoMoF-layout
     folders, whose train split only is read). ``augment``: training augmentations of
-    :mod:`workbench.data.pose3d_transforms` (rotate, mirror, reverse, scale). ``select_best``: keep
+    :mod:`workbench.data.transforms.pose3d_transforms` (rotate, mirror, reverse, scale). ``select_best``: keep
     the epoch with the lowest validation VIM averaged over the five horizons (``val_vim_avg``, cm).
     ``damped_decay`` < 0: fit the damped-velocity decay on the training windows (0.85 without any).
     ``pretrained_g``/``pretrained_l``: published DeRPoF state dicts to start from;

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from workbench.data import somof
+from workbench.data.formats import somof
 from workbench.errors import ConfigError
 from workbench.studies import decoupled_3dpw as study
 

@@ -7,7 +7,7 @@ engine; the results the notebook shows, the CLI prints and ``results_<arch>.md``
 
 Errors are in feature units (u): normalised image coordinates re-centred on the wrists' midpoint
 and divided by 0.5 (1 u = half the image width in x, half its height in y). The optional inputs use
-the same frame (:func:`workbench.data.qub_pheo.clip_features`): gaze (g - c) / 0.5; per object box
+the same frame (:func:`workbench.data.formats.qub_pheo.clip_features`): gaze (g - c) / 0.5; per object box
 slot ((x, y) - c) / 0.5 and (w, h) / 0.5, an empty slot all zeros; c the frame's wrist midpoint.
 """
 
@@ -25,7 +25,8 @@ import torch
 from torch.utils.data import TensorDataset
 
 from workbench import metrics
-from workbench.data import qub_pheo, synthetic_hands
+from workbench.data.formats import qub_pheo
+from workbench.data.generators import synthetic_hands
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer

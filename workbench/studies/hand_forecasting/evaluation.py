@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from workbench.data import qub_pheo
+from workbench.data.formats import qub_pheo
 from workbench.engine.runtime import resolve_device
 from workbench.errors import DataFormatError
 from workbench.studies import hand_forecasting as study

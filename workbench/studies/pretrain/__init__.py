@@ -24,9 +24,11 @@ import torch
 from torch.utils.data import TensorDataset
 
 from workbench import metrics
-from workbench.data import brace, heatmaps, penn_action, synthetic_pose2d
-from workbench.data.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
-from workbench.data.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, PoseSequence, from_penn
+from workbench.data.formats import brace, penn_action
+from workbench.data.generators import synthetic_pose2d
+from workbench.data.layouts.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, PoseSequence, from_penn
+from workbench.data.transforms import heatmaps
+from workbench.data.transforms.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.precision import autocast, resolve_precision
 from workbench.engine.runtime import resolve_device, seed_everything

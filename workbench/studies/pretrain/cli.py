@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from workbench.data.heatmap_windows import SPLITS
+from workbench.data.transforms.heatmap_windows import SPLITS
 from workbench.studies import pretrain as study
 from workbench.studies.pretrain.evaluation import evaluate_split
 

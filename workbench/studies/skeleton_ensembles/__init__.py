@@ -1,7 +1,7 @@
 """The skeleton action-recognition study with multi-stream ensembles (``notebooks/skeleton_ensembles.ipynb``).
 
 One ST-GCN classifier per input stream (j, b, k, jm, bm, km; see
-:mod:`workbench.data.skeleton_streams`), trained through the shared engine; their softmax scores on
+:mod:`workbench.data.transforms.skeleton_streams`), trained through the shared engine; their softmax scores on
 the validation and test splits are fused (:mod:`workbench.studies.skeleton_ensembles.ensembles`) with
 fixed weights and with weights searched on the validation split only. Data: the generated default
 (NTU-25 synthetic actions), Penn Action label files, or any PYSKL ``.pkl``.

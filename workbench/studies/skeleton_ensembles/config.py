@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from workbench.data import jhmdb
-from workbench.data.skeleton_streams import STREAMS
+from workbench.data.formats import jhmdb
+from workbench.data.transforms.skeleton_streams import STREAMS
 from workbench.errors import ConfigError
 from workbench.studies.base import StudyConfig
 from workbench.studies.skeleton_ensembles import ensembles

@@ -10,9 +10,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from workbench.data import jhmdb, penn_action, penn_skeleton, pyskl, synthetic_actions
-from workbench.data.skeleton_layouts import Layout, get_layout
-from workbench.data.skeleton_streams import normalise, random_sample_indices, sample_indices
+from workbench.data.formats import jhmdb, penn_action, pyskl
+from workbench.data.generators import synthetic_actions
+from workbench.data.layouts.skeleton_layouts import Layout, get_layout
+from workbench.data.transforms import penn_skeleton
+from workbench.data.transforms.skeleton_streams import normalise, random_sample_indices, sample_indices
 from workbench.errors import ConfigError
 from workbench.settings import shared_data_dir
 from workbench.studies.skeleton_ensembles.config import Config

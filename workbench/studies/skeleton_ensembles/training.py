@@ -12,9 +12,9 @@ import torch.nn.functional as F
 from torch.utils.data import TensorDataset
 
 from workbench import metrics
-from workbench.data import skeleton_augment
-from workbench.data.skeleton_layouts import Layout
-from workbench.data.skeleton_streams import make_stream
+from workbench.data.layouts.skeleton_layouts import Layout
+from workbench.data.transforms import skeleton_augment
+from workbench.data.transforms.skeleton_streams import make_stream
 from workbench.engine.runtime import seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.models.fold_ensemble import FoldEnsemble

@@ -8,8 +8,8 @@ splits ``train1`` / ``test1`` / ``train2`` / ``test2`` / ``train3`` / ``test3``,
 once. Unreadable files are skipped, each with a log line, and the count is reported.
 
 Command line: ``workbench convert {ntu,kinetics,penn,jhmdb} SOURCE OUT.pkl`` (or
-``python -m workbench.data.skeleton_convert`` with the same arguments). ``workbench convert cmu SOURCE OUT``
-writes CMU mocap as SoMoF 3DPW windows into the folder OUT instead (:mod:`workbench.data.cmu_mocap`).
+``python -m workbench.data.transforms.skeleton_convert`` with the same arguments). ``workbench convert cmu SOURCE OUT``
+writes CMU mocap as SoMoF 3DPW windows into the folder OUT instead (:mod:`workbench.data.formats.cmu_mocap`).
 """
 
 from __future__ import annotations
@@ -20,8 +20,9 @@ import re
 import sys
 from pathlib import Path
 
-from workbench.data import cmu_mocap, jhmdb, kinetics_skeleton, ntu_skeleton, penn_skeleton, pyskl
+from workbench.data.formats import cmu_mocap, jhmdb, kinetics_skeleton, ntu_skeleton, pyskl
 from workbench.data.many_files import find_files, load_skipping
+from workbench.data.transforms import penn_skeleton
 from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ import math
 import numpy as np
 import torch
 
-from workbench.data.skeleton_layouts import Layout
+from workbench.data.layouts.skeleton_layouts import Layout
 from workbench.errors import ConfigError
 
 

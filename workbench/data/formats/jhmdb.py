@@ -3,10 +3,10 @@
 A folder holds ``GT_train_S.pkl`` and ``GT_test_S.pkl`` for the three official splits S = 1, 2, 3.
 Each file is a pickled dict ``{"pose": [float array (T, 15, 2), ...], "label": [class name, ...]}``,
 T = 15-40 frames, normalised image coordinates (y down), joints in JHMDB's order (the ``jhmdb15``
-layout of :mod:`workbench.data.skeleton_layouts`). The files carry no clip names; every clip
+layout of :mod:`workbench.data.layouts.skeleton_layouts`). The files carry no clip names; every clip
 appears in the training list of some splits and the test list of the others, so a clip is named by
 its class and the first 12 hex digits of the SHA-1 of its float64 joints, which identifies it
-across files. Files are read with the restricted unpickler of :mod:`workbench.data.pyskl` (NumPy
+across files. Files are read with the restricted unpickler of :mod:`workbench.data.formats.pyskl` (NumPy
 arrays and plain containers only).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from workbench.data import pyskl
+from workbench.data.formats import pyskl
 from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError
 

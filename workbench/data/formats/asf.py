@@ -1,5 +1,5 @@
 """Acclaim ASF skeleton files (the format of the CMU Graphics Lab motion capture database), and the
-rotations of the format; :mod:`workbench.data.amc` reads the motion and places the bones.
+rotations of the format; :mod:`workbench.data.formats.amc` reads the motion and places the bones.
 
 Sections read:
 

@@ -1,7 +1,7 @@
 """Training windows of the 3DPW forecasting study from several motion sources, mixed by weight.
 
-A source is ``generated`` (the procedural motion of :mod:`workbench.data.synthetic_3dpw`), ``cmu``
-(CMU mocap windows, :func:`workbench.data.cmu_mocap.cmu_windows`, once per source frame rate in
+A source is ``generated`` (the procedural motion of :mod:`workbench.data.generators.synthetic_3dpw`), ``cmu``
+(CMU mocap windows, :func:`workbench.data.formats.cmu_mocap.cmu_windows`, once per source frame rate in
 ``cmu_speeds``: reading 120 Hz trials as if recorded at 105, 135 or 150 Hz plays them 12.5% slower
 or 12.5-25% faster) or a folder in the SoMoF layout, of which only ``3dpw_train_in.json`` /
 ``3dpw_train_out.json`` are read, so a benchmark's validation and test files are never trained on.
@@ -20,8 +20,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.data import cmu_mocap, somof, synthetic_3dpw
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
+from workbench.data.formats import cmu_mocap, somof
+from workbench.data.generators import synthetic_3dpw
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.errors import ConfigError
 from workbench.settings import resolve_data_path
 

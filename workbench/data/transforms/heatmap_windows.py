@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from workbench.data.keypoints25 import NUM_KEYPOINTS, PoseSequence
+from workbench.data.layouts.keypoints25 import NUM_KEYPOINTS, PoseSequence
 from workbench.errors import ConfigError
 
 log = logging.getLogger(__name__)

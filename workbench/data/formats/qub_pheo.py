@@ -12,7 +12,7 @@ A clip file holds, for F frames (about 23 fps):
 
 Only the landmarks are required to read a clip; a clip lacking a modality a run asks for is
 skipped with a count (:func:`usable_clips`). The same loader serves the real clips and the
-procedurally generated ones (:mod:`workbench.data.synthetic_hands`).
+procedurally generated ones (:mod:`workbench.data.generators.synthetic_hands`).
 
 Features per frame (:func:`clip_features`): the 42 landmarks' x, y (84 numbers, left hand first,
 landmark 0 = left wrist, landmark 21 = right wrist), minus the midpoint of the two wrists, divided

@@ -1,5 +1,5 @@
 """Acclaim AMC motion files (the trials of the CMU Graphics Lab motion capture database) read for an
-ASF skeleton (:mod:`workbench.data.asf`), and forward kinematics.
+ASF skeleton (:mod:`workbench.data.formats.asf`), and forward kinematics.
 
 An AMC file holds ``:FULLY-SPECIFIED``, ``:DEGREES`` (default) or ``:RADIANS``, then per frame its number
 (consecutive) and one line ``bone v1 .. vk`` for the root and for every bone with dofs.
@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.asf import ROOT, Skeleton, euler, text_lines
+from workbench.data.formats.asf import ROOT, Skeleton, euler, text_lines
 from workbench.data.number_checks import MAX_ABS
 from workbench.errors import DataFormatError
 

@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from workbench.data import somof
-from workbench.data.motion_generator import simulate_scenes
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
+from workbench.data.formats import somof
+from workbench.data.generators.motion_generator import simulate_scenes
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, JOINT_NAMES, OBS_FRAMES, PRED_FRAMES
 from workbench.settings import outputs_dir
 
-GENERATOR_JOINTS = (
-    "L-hip", "R-hip", "L-knee", "R-knee", "L-ankle", "R-ankle", "head",
-    "L-shoulder", "R-shoulder", "L-elbow", "R-elbow", "L-wrist", "R-wrist",
-)
 FPS = 15.0
 DEFAULT_SIZES = {"train": 600, "valid": 120, "test": 120}
 GENERATOR_VERSION = 1
@@ -25,7 +21,7 @@ def write_dataset(data_dir: str | Path, sizes: dict[str, int], seed: int) -> Pat
     """
     data_dir = Path(data_dir)
     for index, (split, count) in enumerate(sizes.items()):
-        scenes = simulate_scenes(count, 2, OBS_FRAMES + PRED_FRAMES, FPS, GENERATOR_JOINTS, seed * 10 + index)
+        scenes = simulate_scenes(count, 2, OBS_FRAMES + PRED_FRAMES, FPS, JOINT_NAMES, seed * 10 + index)
         flat = scenes.reshape(count, 2, OBS_FRAMES + PRED_FRAMES, COORDS_PER_FRAME).astype("float32")
         frames = [[f"synthetic_{split}_{s:05d}/image_{2 * f:05d}.jpg" for f in range(OBS_FRAMES)] for s in range(count)]
         somof.write_split(data_dir, split, flat[:, :, :OBS_FRAMES], flat[:, :, OBS_FRAMES:], frames)

@@ -1,6 +1,6 @@
 """Penn Action label files as a PYSKL data set (2D, 13 joints, 15 actions, official split).
 
-Uses :mod:`workbench.data.penn_action` to read the ``.mat`` files; the ``train`` field gives the
+Uses :mod:`workbench.data.formats.penn_action` to read the ``.mat`` files; the ``train`` field gives the
 official split (1,258 train / 1,068 test videos). Visibility becomes ``keypoint_score`` (0 or 1).
 """
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data import penn_action
+from workbench.data.formats import penn_action
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The embedded default data of the pretraining study: 2D keypoint sequences in the 25-keypoint
 layout, projected from the procedural motion generator.
 
-:func:`workbench.data.motion_generator.simulate` gives named 3D joints (metres, y up); the
+:func:`workbench.data.generators.motion_generator.simulate` gives named 3D joints (metres, y up); the
 keypoints it lacks are derived from them with the body's own axes (left = L-hip - R-hip,
 up = +y, forward = left x up) and its size s = hip width / 0.18 m:
 ears = head +- 0.07 s left - 0.02 s forward; thumb = wrist + 0.04 s hand-direction + 0.03 s
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from workbench.data.keypoints25 import NAMES, NUM_KEYPOINTS, PoseSequence
-from workbench.data.motion_generator import sample_params, simulate
+from workbench.data.generators.motion_generator import sample_params, simulate
+from workbench.data.layouts.keypoints25 import NAMES, NUM_KEYPOINTS, PoseSequence
 
 FPS = 30.0
 FOCAL_PX = 500.0

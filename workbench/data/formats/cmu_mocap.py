@@ -1,7 +1,7 @@
 """CMU Graphics Lab motion capture (ASF/AMC) as windows of the 13 SoMoF 3DPW joints.
 
-Each trial ``NN_MM.amc`` is read with its subject's skeleton ``NN.asf`` (same folder; :mod:`workbench.data.asf`,
-:mod:`workbench.data.amc`), taken at every 8th frame (120 Hz -> 15 Hz, the SoMoF rate: every second frame of
+Each trial ``NN_MM.amc`` is read with its subject's skeleton ``NN.asf`` (same folder; :mod:`workbench.data.formats.asf`,
+:mod:`workbench.data.formats.amc`), taken at every 8th frame (120 Hz -> 15 Hz, the SoMoF rate: every second frame of
 3DPW's 30 fps) and placed by forward kinematics; each SoMoF joint is the end point of CMU bones
 (:data:`JOINT_SOURCES`), in metres.
 
@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data import amc, asf, somof
+from workbench.data.formats import amc, asf, somof
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, NUM_JOINTS, OBS_FRAMES, PRED_FRAMES
 from workbench.data.many_files import load_skipping
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, NUM_JOINTS, OBS_FRAMES, PRED_FRAMES
 from workbench.errors import ConfigError, DataFormatError
 from workbench.settings import shared_data_dir
 

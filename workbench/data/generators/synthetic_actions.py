@@ -1,6 +1,6 @@
 """Procedural action clips on the NTU-25 skeleton: the embedded default data of the skeleton study.
 
-Each clip starts from :func:`workbench.data.motion_generator.simulate` (a standing or walking body,
+Each clip starts from :func:`workbench.data.generators.motion_generator.simulate` (a standing or walking body,
 y up, metres), adds the action's own kinematics to the named joints, derives the 25 NTU joints,
 then varies it: speed (action rate), amplitude, body size, viewpoint (rotation about the vertical
 axis), Gaussian jitter, and in ``second_person_prob`` of the clips a second person standing or
@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from workbench.data import motion_generator
-from workbench.data.skeleton_layouts import NTU25
+from workbench.data.generators import motion_generator
+from workbench.data.layouts.skeleton_layouts import NTU25
 
 ACTIONS: tuple[str, ...] = ("wave", "clap", "jump", "squat", "kick", "bow", "walk", "sit_down", "raise_arms", "throw")
 FPS = 30.0

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from workbench.data.skeleton_3dpw import HIPS, JOINT_NAMES, NUM_JOINTS
+from workbench.data.layouts.skeleton_3dpw import HIPS, JOINT_NAMES, NUM_JOINTS
 from workbench.errors import ConfigError
 
 AUGMENTATIONS = ("rotate", "mirror", "reverse", "scale")

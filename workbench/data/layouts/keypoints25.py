@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from workbench.data.penn_action import PennVideo
+from workbench.data.formats.penn_action import PennVideo
 
 NAMES: tuple[str, ...] = (
     "nose", "L-ear", "R-ear", "L-shoulder", "R-shoulder", "L-elbow", "R-elbow", "L-wrist", "R-wrist",

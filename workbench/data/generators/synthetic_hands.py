@@ -1,5 +1,5 @@
 """The embedded default data of the hand-forecasting study: procedural two-hand clips in the
-QUB-PHEO HDF5 layout (:mod:`workbench.data.qub_pheo`), seen by an overhead camera.
+QUB-PHEO HDF5 layout (:mod:`workbench.data.formats.qub_pheo`), seen by an overhead camera.
 
 A dyadic assembly task, as in QUB-PHEO: the subject sits at the bottom of the image (x right, y
 down, 0..1) with the hands resting near (0.35, 0.8) and (0.65, 0.8); the assembly (object box slot
@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.qub_pheo import DEFAULT_SPLIT, FPS, LANDMARKS_PER_HAND, NUM_BOXES, write_clip
+from workbench.data.formats.qub_pheo import DEFAULT_SPLIT, FPS, LANDMARKS_PER_HAND, NUM_BOXES, write_clip
 from workbench.settings import outputs_dir
 
 GENERATOR_VERSION = 2

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.data.number_checks import numbers
-from workbench.data.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.errors import DataFormatError
 
 SPLITS = ("train", "valid", "test")

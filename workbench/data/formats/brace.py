@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from workbench.data.keypoints25 import COCO17_TO_25, PoseSequence, annotated_mask, scatter
+from workbench.data.layouts.keypoints25 import COCO17_TO_25, PoseSequence, annotated_mask, scatter
 from workbench.data.many_files import find_files, load_skipping
 from workbench.data.number_checks import numbers
 from workbench.errors import DataFormatError

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from workbench.data.skeleton_layouts import Layout
+from workbench.data.layouts.skeleton_layouts import Layout
 from workbench.errors import ConfigError
 
 STREAMS: tuple[str, ...] = ("j", "b", "k", "jm", "bm", "km")

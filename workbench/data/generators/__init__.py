@@ -1,0 +1,1 @@
+"""The procedural generators behind every study's embedded default data."""

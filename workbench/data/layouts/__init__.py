@@ -1,0 +1,1 @@
+"""Joint layouts: joint names, bone trees, left/right pairs and groups."""

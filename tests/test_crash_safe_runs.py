@@ -121,3 +121,18 @@ def test_resume_without_a_resumable_run_is_a_clear_error(tmp_path: Path) -> None
     code, log = _finish(_workbench(tmp_path / "outputs", "run", STUDY, "--resume"))
     assert code == 2
     assert "no interrupted or killed decoupled_3dpw run to resume" in log
+
+
+def test_runs_started_in_the_same_second_get_different_folders(outputs: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from workbench.run_folders import release_run_name, reserve_run_folder
+
+    (outputs / "pretrain" / "20261201-120000_3dconv").mkdir(parents=True)  # a finished run of that name
+    with ThreadPoolExecutor(8) as pool:
+        folders = list(pool.map(lambda _: reserve_run_folder("pretrain", "20261201-120000_3dconv"), range(8)))
+    names = sorted(f.name for f in folders)
+    assert len(set(names)) == 8 and "20261201-120000_3dconv" not in names
+    assert "20261201-120000_3dconv-2" in names and "20261201-120000_3dconv-9" in names
+    release_run_name(folders[0])
+    assert reserve_run_folder("pretrain", "20261201-120000_3dconv") == folders[0]

@@ -31,7 +31,7 @@ import pandas as pd
 import yaml
 
 from workbench.errors import ConfigError, DataFormatError, WorkbenchError
-from workbench.runs import write_text_atomic
+from workbench.run_folders import write_text_atomic
 from workbench.settings import outputs_dir
 
 Row = dict[str, Any]

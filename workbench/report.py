@@ -16,7 +16,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
-from workbench.runs import write_text_atomic
+from workbench.run_folders import write_text_atomic
 from workbench.summary import SUMMARY_TAG, Summary
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"

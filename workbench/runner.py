@@ -42,7 +42,16 @@ from workbench.engine.progress import PROGRESS_FILE_ENV
 from workbench.engine.stopping import STOP_FILE_ENV
 from workbench.errors import ConfigError, RunFailedError, RunInterrupted
 from workbench.report import finish_notebook, notebook_to_html
-from workbench.runs import read_status, run_name, set_status, staging_dir, study_dir, write_yaml
+from workbench.run_folders import (
+    read_status,
+    release_run_name,
+    reserve_run_folder,
+    run_name,
+    set_status,
+    staging_dir,
+    study_dir,
+    write_yaml,
+)
 from workbench.settings import parameters_dir
 from workbench.studies import declared, get_study
 from workbench.studies.base import StudyConfig
@@ -110,7 +119,7 @@ def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
     if resume is not None:
         stage, final, parameters, elapsed, first_start = _reopen(study, resume, parameters)
     else:
-        final = study_dir(study) / run_name(_model_name(study, parameters))
+        final = reserve_run_folder(study, run_name(_model_name(study, parameters)))
         stage, elapsed, first_start = staging_dir(final), 0.0, time.time()
     started = time.time()
     executed = stage / f"{study}.ipynb"
@@ -137,11 +146,13 @@ def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
             _keep_failed(stage, final, executed, f"{type(exc).__name__}: {exc}", elapsed + time.time() - started)
         else:
             shutil.rmtree(stage, ignore_errors=True)
+            release_run_name(final)
         raise
     finally:
         stop_file.unlink(missing_ok=True)
     set_status(stage, "complete", **details, wall_time_s=wall_time_s)
     os.replace(stage, final)
+    release_run_name(final)
     return final
 
 
@@ -363,6 +374,7 @@ def _keep_failed(stage: Path, final: Path, executed: Path, message: str, wall_ti
     status.pop("time", None)
     set_status(stage, "failed", **{**status, "error": message})
     os.replace(stage, failed)
+    release_run_name(final)
     return failed
 
 

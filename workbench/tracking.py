@@ -38,7 +38,7 @@ from typing import Any
 import yaml
 
 from workbench.errors import TrackingError
-from workbench.runs import read_status
+from workbench.run_folders import read_status
 from workbench.summary import build_summary
 
 INSTALL_HINT = 'MLflow tracking needs the optional extra: pip install -e ".[mlflow]"'

@@ -32,7 +32,7 @@ from workbench.errors import CheckpointError, ConfigError
 from workbench.models.derpof import load_published_weights
 from workbench.models.pose_baselines import fit_decay
 from workbench.models.registry import build_model, parameter_counts, study_models
-from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import resolve_data_path, shared_data_dir
 from workbench.studies.base import StudyConfig
 

@@ -33,7 +33,7 @@ from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models.hand_forecasters import BiRecurrentForecaster, build_hand_model, load_published_weights
 from workbench.models.registry import build_model, parameter_counts
-from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
 from workbench.studies.hand_forecasting.report import write_results_markdown

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from torch import nn
 
-from workbench.runs import write_text_atomic
+from workbench.run_folders import write_text_atomic
 
 EPOCH_COLUMNS = (("tr_mpjpe", "train_mpjpe"), ("va_mpjpe", "val_mpjpe"), ("tr_ade", "train_ade"),
                  ("va_ade", "val_ade"), ("tr_fde", "train_fde"), ("va_fde", "val_fde"))

@@ -35,7 +35,7 @@ from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models.registry import build_model, parameter_counts
-from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
 from workbench.studies.pretrain.sweep import SAME_DATA, THRESHOLD_ROW, fuse_runs, fused_per_keypoint, sweep_tables

@@ -15,7 +15,7 @@ from workbench.engine.runtime import resolve_device
 from workbench.errors import CheckpointError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.models.registry import build_model, parameter_counts
-from workbench.runs import run_folder, write_history_csv, write_json, write_yaml
+from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.studies.skeleton_ensembles.config import CHECKPOINT_FORMAT, STUDY, Config
 from workbench.studies.skeleton_ensembles.data import SkeletonData
 from workbench.studies.skeleton_ensembles.training import StreamResult, make_model

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import os
 import tempfile
@@ -84,6 +85,30 @@ def run_folder(study: str, model: str, output_dir: str | Path = "") -> Path:
     folder = Path(output_dir) if output_dir else study_dir(study) / run_name(model)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def reserve_run_folder(study: str, name: str) -> Path:
+    """``outputs/<study>/<name>``, or ``<name>-2``, ``<name>-3``, ... when a run already has (or is
+    writing) that name, e.g. two runs of the same model started in the same second. The name is
+    reserved atomically by a hidden marker ``.<name>.reserved`` (created with O_EXCL), removed by
+    :func:`release_run_name` once the run folder is in place."""
+    parent = study_dir(study)
+    parent.mkdir(parents=True, exist_ok=True)
+    for n in itertools.count(1):
+        candidate = name if n == 1 else f"{name}-{n}"
+        if (parent / candidate).exists():
+            continue
+        try:
+            os.close(os.open(parent / f".{candidate}.reserved", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        except FileExistsError:
+            continue
+        return parent / candidate
+    raise AssertionError("unreachable")
+
+
+def release_run_name(final: Path) -> None:
+    """Remove the reservation marker of :func:`reserve_run_folder` for ``final``."""
+    (final.parent / f".{final.name}.reserved").unlink(missing_ok=True)
 
 
 def staging_dir(final: Path) -> Path:

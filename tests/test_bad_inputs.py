@@ -328,7 +328,7 @@ CHECKPOINT_LOADERS: dict[str, Callable[[Path], object]] = {
                                                                       {"model": "3dconv"}),
     "pretrain.checkpoint_options": pretrain.checkpoint_options,
     "skeleton_ensembles.load_checkpoint": skeleton_ensembles.load_checkpoint,
-    "hand_forecasting.load_weights": lambda path: hand_forecasting.load_weights(_small_hand_model(), path),
+    "hand_forecasting.load_checkpoint": lambda path: hand_forecasting.load_checkpoint(_small_hand_model(), path),
     "hand_forecasters.load_published_weights": lambda path: hand_forecasters.load_published_weights(
         _small_hand_model(), path),
 }
@@ -387,7 +387,7 @@ def _model_checkpoints() -> list[tuple[str, torch.nn.Module, Callable[[torch.nn.
         ("decoupled_3dpw", _small_derpof(), lambda model, path: decoupled_3dpw.load_checkpoint(model, path)),
         ("pretrain", build_heatmap_model("3dconv"),
          lambda model, path: pretrain.load_checkpoint(model, path, {"model": "3dconv"})),
-        ("hand_forecasting", _small_hand_model(), lambda model, path: hand_forecasting.load_weights(model, path)),
+        ("hand_forecasting", _small_hand_model(), lambda model, path: hand_forecasting.load_checkpoint(model, path)),
     ]
 
 

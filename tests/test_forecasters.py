@@ -163,8 +163,8 @@ def test_a_dct_mlp_checkpoint_says_which_model_it_holds(tmp_path: Path, capsys: 
     history = study.train(model, data, cfg)
     table = study.results_table(model, data, cfg, decay=0.8)
     study.save_results(tmp_path, cfg, data, table, history, model)
-    assert study.checkpoint_model(tmp_path / "checkpoint.pt") == ("dct_mlp", {"blocks": 2, "obs_frames": 16,
-                                                                              "pred_frames": 14})
+    assert study.checkpoint_options(tmp_path / "checkpoint.pt") == {"model": "dct_mlp", "blocks": 2,
+                                                                   "obs_frames": 16, "pred_frames": 14}
     assert main(["evaluate", "3dpw", "--data", cfg.data_dir, "--split", "valid", "--checkpoint",
                  str(tmp_path / "checkpoint.pt"), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)
@@ -184,7 +184,7 @@ def test_a_dct_mlp_checkpoint_says_which_model_it_holds(tmp_path: Path, capsys: 
 def test_a_checkpoint_of_another_kind_is_refused(tmp_path: Path) -> None:
     torch.save({"model_name": "stgcn", "model": {}, "model_config": {}}, tmp_path / "c.pt")
     with pytest.raises(CheckpointError, match="not a trainable model of this study"):
-        study.checkpoint_model(tmp_path / "c.pt")
+        study.checkpoint_options(tmp_path / "c.pt")
 
 
 def test_shared_prefix_names_the_shared_data(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

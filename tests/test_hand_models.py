@@ -35,7 +35,7 @@ def test_wrong_weights_name_the_file(shared: Path) -> None:
         load_published_weights(build_hand_model("bilstm"), path)
     assert info.value.path == str(path) and "encoder.core.weight_ih_l0 has shape (384, 84)" in info.value.problem
     with pytest.raises(CheckpointError, match=r"weight_ih_l0 has shape \(384, 84\), model expects \(512, 86\)"):
-        study.load_weights(build_hand_model("bilstm", input_size=86), path)
+        study.load_checkpoint(build_hand_model("bilstm", input_size=86), path)
 
 
 def test_recurrent_forecasters_refuse_longer_horizons() -> None:

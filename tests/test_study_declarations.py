@@ -28,8 +28,8 @@ from torch import nn
 from workbench.studies.declaration import LeaderboardColumns, Study
 from workbench.studies.toy_study import Config
 
-def register(evaluate_commands, predict_commands):
-    evaluate_commands.add_parser("toy_study", help="a toy study's scores")
+def register(study, evaluate_commands, predict_commands):
+    evaluate_commands.add_parser(study.command_names[0], aliases=list(study.command_names[1:]), help="toy scores")
 
 STUDY = Study(name="toy_study", title="Toy", options=Config, aliases=("toy",),
               models={"const": lambda **_: nn.Linear(2, 1)}, default_model="const", register_cli=register,
@@ -65,7 +65,7 @@ def test_a_new_study_package_is_found_everywhere_without_other_edits(tmp_path: P
         assert runner.study_config("toy_study").option_names()[-2:] == ["model", "epochs"]
         help_text = build_parser().format_help() + build_parser()._subparsers._group_actions[0].choices[
             "evaluate"].format_help()
-        assert "toy_study" in help_text
+        assert "toy (toy_study)" in help_text
         with pytest.raises(ConfigError, match="no notebook for study 'toy_study'"):
             runner.notebook_path("toy_study")
     finally:

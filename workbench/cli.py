@@ -166,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_commands = predict.add_subparsers(dest="study", required=True)
     for study in declared().values():
         if study.register_cli is not None:
-            study.register_cli(evaluate_commands, predict_commands)
+            study.register_cli(study, evaluate_commands, predict_commands)
     pa = sub.add_parser("params", help="parameter count per top-level module")
     pa.add_argument("study")
     _add_params(pa)

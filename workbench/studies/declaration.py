@@ -24,8 +24,9 @@ from workbench.studies.base import StudyConfig
 Row = dict[str, Any]
 ModelBuilder = Callable[..., nn.Module]
 """``builder(**options) -> model``: takes the study's size options by name and ignores the others."""
-RegisterCli = Callable[[argparse._SubParsersAction, argparse._SubParsersAction], None]
-"""``register(evaluate_commands, predict_commands)`` adds the study's script commands."""
+RegisterCli = Callable[["Study", argparse._SubParsersAction, argparse._SubParsersAction], None]
+"""``register(study, evaluate_commands, predict_commands)`` adds the study's script commands, named
+:attr:`Study.command_names`."""
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ class Study:
     def __post_init__(self) -> None:
         if self.default_model not in self.models:
             raise ValueError(f"{self.name}: default model {self.default_model!r} is not among {list(self.models)}")
+
+    @property
+    def command_names(self) -> tuple[str, ...]:
+        """The names of its script commands: its aliases first (``workbench evaluate 3dpw``), then its name."""
+        return (*self.aliases, self.name)
 
     @property
     def notebook(self) -> Path:

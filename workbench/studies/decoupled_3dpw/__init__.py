@@ -203,9 +203,9 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module
     return load_state_dict_checked(model, state["model"], path)
 
 
-def checkpoint_model(path: str | Path) -> tuple[str, dict[str, Any]]:
-    """The model name and size options a run's ``checkpoint.pt`` was written for (checkpoints that
-    predate the name are DeRPoF's)."""
+def checkpoint_options(path: str | Path) -> dict[str, Any]:
+    """The model name (``model``) and size options a run's ``checkpoint.pt`` was written for
+    (checkpoints that predate the name are DeRPoF's)."""
     state = load_torch_file(path)
     if not isinstance(state, dict) or not isinstance(state.get("model_config") or {}, dict):
         raise CheckpointError(path, "not a workbench checkpoint (no 'model_config' mapping)")
@@ -213,7 +213,7 @@ def checkpoint_model(path: str | Path) -> tuple[str, dict[str, Any]]:
     if name not in trainable_models():
         raise CheckpointError(path, f"names model {name!r}, not a trainable model of this study "
                                     f"({', '.join(trainable_models())})")
-    return str(name), dict(state.get("model_config") or {})
+    return {"model": str(name), **dict(state.get("model_config") or {})}
 
 
 @torch.no_grad()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -12,7 +13,9 @@ from workbench.data.formats import somof
 from workbench.errors import ConfigError
 from workbench.studies import decoupled_3dpw as study
 
-NAMES = ("3dpw", "decoupled_3dpw")
+if TYPE_CHECKING:
+    from workbench.studies.declaration import Study
+
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -31,7 +34,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
 def _model(args: argparse.Namespace) -> tuple[study.Config, torch.nn.Module]:
     if args.checkpoint and (args.checkpoint_g or args.checkpoint_l):
         raise ConfigError("give either --checkpoint or --checkpoint-g/--checkpoint-l, not both")
-    name, sizes = study.checkpoint_model(args.checkpoint) if args.checkpoint else (args.model or "derpof", {})
+    sizes = study.checkpoint_options(args.checkpoint) if args.checkpoint else {"model": args.model or "derpof"}
+    name = sizes.pop("model")
     if args.model and args.model != name:
         raise ConfigError(f"{args.checkpoint} holds a {name} model, not {args.model}; leave out --model")
     cfg = study.Config(
@@ -70,14 +74,16 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
+             predict_commands: argparse._SubParsersAction) -> None:
     """Add ``3dpw`` to ``workbench evaluate`` and ``workbench predict``."""
-    ev = evaluate_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="SoMoF 3DPW forecasting metrics")
+    first, *others = declared.command_names
+    ev = evaluate_commands.add_parser(first, aliases=others, help="SoMoF 3DPW forecasting metrics")
     _add_model_options(ev)
     ev.add_argument("--split", default="valid", choices=list(somof.SPLITS))
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=evaluate)
-    pr = predict_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="SoMoF submission file")
+    pr = predict_commands.add_parser(first, aliases=others, help="SoMoF submission file")
     _add_model_options(pr)
     pr.add_argument("--split", default="test", choices=list(somof.SPLITS))
     pr.add_argument("--out", required=True, type=Path)

@@ -200,11 +200,11 @@ def make_model(cfg: Config, arch: str | None = None, modalities: Sequence[str] |
     model = build_model(STUDY, arch, input_size=input_size(modalities), pred_len=pred_len or cfg.pred_len,
                         hidden=cfg.hidden, layers=cfg.layers, dropout=cfg.dropout)
     if main and cfg.pretrained:
-        load_weights(model, cfg.pretrained)
+        load_checkpoint(model, cfg.pretrained)
     return model
 
 
-def load_weights(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
+def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     """Load a published QUB-PHEO state dict, or the ``model`` entry of a workbench ``weights.pt`` /
     ``checkpoint.pt``, checked to be written for the same model configuration (dropout, and the
     horizon of BiLSTM/BiGRU, which has no weights, may differ)."""

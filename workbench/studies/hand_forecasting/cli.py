@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from workbench.errors import ConfigError
 from workbench.studies import hand_forecasting as study
 from workbench.studies.hand_forecasting.evaluation import evaluate_folder
 
-NAMES = ("hands", "hand_forecasting")
+if TYPE_CHECKING:
+    from workbench.studies.declaration import Study
+
 
 
 def _length(text: str) -> int | str:
@@ -53,9 +56,11 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
+             predict_commands: argparse._SubParsersAction) -> None:
     """Add ``hands`` to ``workbench evaluate``."""
-    ev = evaluate_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="two-hand forecasting metrics (u)")
+    first, *others = declared.command_names
+    ev = evaluate_commands.add_parser(first, aliases=others, help="two-hand forecasting metrics (u)")
     ev.add_argument("--data", required=True, help="folder of QUB-PHEO .h5 clips")
     ev.add_argument("--clip-list", help="CSV with columns clip,participant (default: every .h5, id from the name)")
     ev.add_argument("--split", default="all", choices=["all", "train", "val", "test"],

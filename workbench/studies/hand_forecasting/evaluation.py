@@ -24,7 +24,7 @@ def evaluate_folder(cfg: study.Config, weights: str | None = None, split: str = 
     usable, lacking = qub_pheo.usable_clips(clips, cfg.modalities)
     model = study.make_model(cfg)
     if weights:
-        study.load_weights(model, weights)
+        study.load_checkpoint(model, weights)
     model.to(resolve_device(cfg.device))
     if half:
         parts, short = qub_pheo.half_windows(usable, cfg.modalities, cfg.mask)

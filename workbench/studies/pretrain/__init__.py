@@ -34,6 +34,7 @@ from workbench.engine.precision import autocast, resolve_precision
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
+from workbench.models import heatmap_models
 from workbench.models.registry import build_model, parameter_counts
 from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
@@ -45,8 +46,9 @@ __all__ = ["fuse_runs", "fused_per_keypoint", "sweep_tables"]
 log = logging.getLogger(__name__)
 
 STUDY = "pretrain"
-MODELS = ("3dconv", "bi_convlstm_s", "bi_convlstm_c", "deciwatch")
 BASELINE = "identity"
+MODELS = tuple(name for name in heatmap_models.MODELS if name != BASELINE)
+"""The trainable models (:data:`workbench.models.heatmap_models.MODELS` without the baseline)."""
 DATASETS = ("synthetic", "penn_action", "brace")
 EXPERIMENTS: dict[int, tuple[float | None, int]] = {1: (None, 1), 2: (1.0, 1), 3: (None, 2)}
 """experiment -> (fixed sigma_in in px or None for drawn from {1, ..., 3}, frame step)."""

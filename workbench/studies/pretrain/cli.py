@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import TYPE_CHECKING
 
 from workbench.data.transforms.heatmap_windows import SPLITS
 from workbench.studies import pretrain as study
 from workbench.studies.pretrain.evaluation import evaluate_split
+
+if TYPE_CHECKING:
+    from workbench.studies.declaration import Study
 
 
 def evaluate(args: argparse.Namespace) -> int:
@@ -27,9 +31,11 @@ def evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
+             predict_commands: argparse._SubParsersAction) -> None:
     """Add ``pretrain`` to ``workbench evaluate`` (the study has no submission format to predict)."""
-    ev = evaluate_commands.add_parser("pretrain", help="heatmap-denoising PCK")
+    first, *others = declared.command_names
+    ev = evaluate_commands.add_parser(first, aliases=others, help="heatmap-denoising PCK")
     ev.add_argument("--data", help="Penn Action root or labels folder, or a BRACE folder (default: the shared copy)")
     ev.add_argument("--dataset", default="penn_action", choices=list(study.DATASETS))
     ev.add_argument("--model", default="identity", choices=[*study.MODELS, study.BASELINE])

@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,7 +16,9 @@ from workbench.errors import ConfigError
 from workbench.studies import skeleton_ensembles as study
 from workbench.studies.skeleton_ensembles import ensembles
 
-NAMES = ("skeleton", "skeleton_ensembles")
+if TYPE_CHECKING:
+    from workbench.studies.declaration import Study
+
 ROLES = ("train", "val", "test")
 
 
@@ -93,15 +96,16 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(evaluate_commands: argparse._SubParsersAction, predict_commands: argparse._SubParsersAction) -> None:
+def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
+             predict_commands: argparse._SubParsersAction) -> None:
     """Add ``skeleton`` to ``workbench evaluate`` and ``workbench predict``."""
-    ev = evaluate_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="skeleton action accuracy per stream "
-                                                                              "and fused")
+    first, *others = declared.command_names
+    ev = evaluate_commands.add_parser(first, aliases=others, help="skeleton action accuracy per stream and fused")
     _add_options(ev)
     ev.add_argument("--weights", help="fusion weights, e.g. j=2,b=2,jm=1 (default: the run's fusion_weights)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=evaluate)
-    pr = predict_commands.add_parser(NAMES[0], aliases=list(NAMES[1:]), help="per-stream class scores (.npz)")
+    pr = predict_commands.add_parser(first, aliases=others, help="per-stream class scores (.npz)")
     _add_options(pr)
     pr.add_argument("--out", required=True, type=Path)
     pr.set_defaults(func=predict)

@@ -7,11 +7,10 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import torch
-
+from workbench import metrics
 from workbench.data.formats import somof
-from workbench.errors import ConfigError
 from workbench.studies import decoupled_3dpw as study
+from workbench.studies.decoupled_3dpw.evaluation import evaluate_split, predict_split
 
 if TYPE_CHECKING:
     from workbench.studies.declaration import Study
@@ -31,33 +30,20 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def _model(args: argparse.Namespace) -> tuple[study.Config, torch.nn.Module]:
-    if args.checkpoint and (args.checkpoint_g or args.checkpoint_l):
-        raise ConfigError("give either --checkpoint or --checkpoint-g/--checkpoint-l, not both")
-    sizes = study.checkpoint_options(args.checkpoint) if args.checkpoint else {"model": args.model or "derpof"}
-    name = sizes.pop("model")
-    if args.model and args.model != name:
-        raise ConfigError(f"{args.checkpoint} holds a {name} model, not {args.model}; leave out --model")
-    cfg = study.Config(
-        model=name, data_dir=args.data, epochs=0, device=args.device, seed=args.seed,
-        pretrained_g=args.checkpoint_g or "", pretrained_l=args.checkpoint_l or "", checkpoint=args.checkpoint or "",
-        deterministic_eval=args.deterministic, progress=False,
-        **{k: v for k, v in sizes.items() if k in ("hidden", "latent", "embedding", "dropout", "blocks")},
-    )
-    model = study.make_model(cfg, decay=args.decay).to(study.resolve_device(cfg.device))
-    torch.manual_seed(args.seed)
-    return cfg, model
+def _model_options(args: argparse.Namespace) -> dict:
+    return {"data_dir": args.data, "model": args.model, "checkpoint": args.checkpoint or "",
+            "checkpoint_g": args.checkpoint_g or "", "checkpoint_l": args.checkpoint_l or "", "decay": args.decay,
+            "deterministic": args.deterministic, "device": args.device, "seed": args.seed}
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print the forecast metrics of a model on a split with ground truth."""
-    cfg, model = _model(args)
-    result = study.evaluate(model, somof.load_split(args.data, args.split), cfg.deterministic_eval)
+    name, result = evaluate_split(args.split, **_model_options(args))
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"{cfg.model} on {args.split} ({result['n_people']} people)")
-    horizons = zip(study.metrics.VIM_LABELS_MS, result["vim_cm"], strict=True)
+    print(f"{name} on {args.split} ({result['n_people']} people)")
+    horizons = zip(metrics.VIM_LABELS_MS, result["vim_cm"], strict=True)
     print("VIM (cm) at " + ", ".join(f"{ms} ms: {v:.2f}" for ms, v in horizons))
     print(f"ADE {result['ade']:.4f} m   FDE {result['fde']:.4f} m   MPJPE {result['mpjpe_mm']:.1f} mm")
     return 0
@@ -65,12 +51,8 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def predict(args: argparse.Namespace) -> int:
     """Write forecasts of a split in the SoMoF submission layout (scenes x people x 14 x 39)."""
-    cfg, model = _model(args)
-    split = somof.load_split(args.data, args.split)
-    observed, _ = study.people(split)
-    pred = study.predict(model, observed, cfg.deterministic_eval).numpy()
-    somof.write_predictions(args.out, pred.reshape(*split.inputs.shape[:2], *pred.shape[1:]))
-    print(f"wrote {split.num_scenes} scenes x {split.inputs.shape[1]} people x 14 frames to {args.out}")
+    scenes, people = predict_split(args.split, args.out, **_model_options(args))
+    print(f"wrote {scenes} scenes x {people} people x 14 frames to {args.out}")
     return 0
 
 

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from workbench import metrics
-from workbench.engine.runtime import resolve_device
 from workbench.errors import ConfigError
 from workbench.studies import skeleton_ensembles as study
-from workbench.studies.skeleton_ensembles import ensembles
+from workbench.studies.skeleton_ensembles.evaluation import evaluate_checkpoint, stream_scores
 
 if TYPE_CHECKING:
     from workbench.studies.declaration import Study
@@ -47,36 +44,15 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
 
 
-def _scores(args: argparse.Namespace) -> tuple[study.Config, study.SkeletonData, dict[str, np.ndarray]]:
-    cfg, models = study.load_checkpoint(args.checkpoint)
-    overrides = {"device": args.device, "progress": False}
-    for name, value in (("dataset", args.dataset), ("data_path", args.data), ("layout", args.layout),
-                        ("test_clips", args.test_clips)):
-        if value is not None:
-            overrides[name] = value
-    cfg = replace(cfg, **overrides)
-    cfg.check()
-    streams = args.streams or list(models)
-    unknown = [s for s in streams if s not in models]
-    if unknown:
-        raise ConfigError(f"{args.checkpoint}: no model for stream(s) {', '.join(unknown)}; it has {', '.join(models)}")
-    data = study.load_data(cfg)
-    device = resolve_device(cfg.device)
-    scores = {s: study.predict_scores(models[s].to(device), data.sets[args.split], s, data.layout, cfg.bone_order)
-              for s in streams}
-    return cfg, data, scores
+def _overrides(args: argparse.Namespace) -> dict:
+    return {"device": args.device, "dataset": args.dataset, "data_path": args.data, "layout": args.layout,
+            "test_clips": args.test_clips}
 
 
 def evaluate(args: argparse.Namespace) -> int:
     """Print top-1 / top-5 / mean class accuracy (%) per stream and of their weighted fusion."""
-    cfg, data, scores = _scores(args)
-    labels = data.sets[args.split].labels
-    weights = {**{s: float(cfg.fusion_weights.get(s, 1.0)) for s in scores}, **_parse_weights(args.weights)}
-    result = {"split": args.split, "clips": int(len(labels)), "scores": "softmax probabilities",
-              "streams": {s: metrics.classification_metrics(v, labels) for s, v in scores.items()}}
-    if len(scores) > 1:
-        fused = ensembles.fuse(scores, weights, list(scores))
-        result["fused"] = {"weights": {s: weights[s] for s in scores}, **metrics.classification_metrics(fused, labels)}
+    cfg, result = evaluate_checkpoint(args.checkpoint, args.split, args.streams, _parse_weights(args.weights),
+                                      **_overrides(args))
     if args.json:
         print(json.dumps(result))
         return 0
@@ -89,8 +65,7 @@ def evaluate(args: argparse.Namespace) -> int:
 
 def predict(args: argparse.Namespace) -> int:
     """Write each stream's softmax scores (N, K), the clip names and labels to an ``.npz`` file."""
-    _, data, scores = _scores(args)
-    clips = data.sets[args.split]
+    _, clips, scores = stream_scores(args.checkpoint, args.split, args.streams, **_overrides(args))
     np.savez_compressed(args.out, names=np.array(clips.names), labels=clips.labels.numpy(), **scores)
     print(f"wrote scores of {len(clips.names)} clips x {len(scores)} streams to {args.out}")
     return 0

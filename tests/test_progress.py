@@ -118,6 +118,20 @@ def test_monitor_prints_one_line_per_epoch(tmp_path: Path) -> None:
     assert "epoch 3/3" in last and last.endswith("elapsed 0:30  done")
 
 
+def test_monitor_estimates_the_time_left_from_a_training_time_limit(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monitor = ProgressMonitor(path, stream, prefix="pretrain: ")
+    fit = {**FIT, "epochs": 50, "time_limit_s": 30.0, "trained_s": 5.0}  # 5 s trained before a resume
+    _write(path, fit, _epoch(1, 1010.0, 0.3), _epoch(2, 1020.0, 0.3), _epoch(3, 1030.0, 0.3))
+    monitor.poll()
+    start, first, second, third = stream.getvalue().splitlines()
+    assert start == "pretrain: training DeRPoF: 50 epochs or 0:30 of training, monitoring val_loss"
+    # 5 + 9.5 = 14.5 s trained: 15.5 s of budget left plus at most one more epoch (10 s each)
+    assert first.endswith("elapsed 0:10  left ~0:26 (time limit)")
+    assert second.endswith("elapsed 0:20  left ~0:16 (time limit)")
+    assert third.endswith("elapsed 0:30  done")  # 33.5 s trained: the limit is passed
+
+
 def test_monitor_joins_lines_written_in_pieces_and_reports_stops(tmp_path: Path) -> None:
     path, stream = tmp_path / "progress.jsonl", io.StringIO()
     monitor = ProgressMonitor(path, stream)

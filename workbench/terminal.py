@@ -62,12 +62,15 @@ class FitState:
         self.start_epoch = int(event.get("start_epoch", 0))
         self.monitor = str(event.get("monitor", ""))
         self.started = float(event.get("time", time.time()))
+        self.time_limit_s = float(event.get("time_limit_s") or 0.0)
+        self.trained_s = float(event.get("trained_s") or 0.0)
         self.done = 0
 
     def start_line(self, prefix: str) -> str:
         """The line announcing the fit."""
         resumed = f", resumed after epoch {self.start_epoch}" if self.start_epoch else ""
-        return f"{prefix}training {self.label}: {self.epochs} epochs{resumed}, monitoring {self.monitor}"
+        limit = f" or {clock(self.time_limit_s)} of training" if self.time_limit_s else ""
+        return f"{prefix}training {self.label}: {self.epochs} epochs{limit}{resumed}, monitoring {self.monitor}"
 
     def epoch_line(self, prefix: str, event: dict[str, Any]) -> str:
         """One epoch: ``epoch k/N``, the metrics (the monitored one with its best so far), lr, the epoch's
@@ -87,9 +90,17 @@ class FitState:
             parts.append(f"lr {number(row['lr'])}")
         elapsed = float(event.get("time", time.time())) - self.started
         left = elapsed / self.done * (self.epochs - epoch) if self.done else math.nan
+        self.trained_s += float(row.get("epoch_time_s") or 0.0)
+        budget = self.time_limit_s - self.trained_s
         parts.append(f"{seconds(row.get('epoch_time_s'))}/epoch")
         parts.append(f"elapsed {clock(elapsed)}")
-        parts.append("done" if epoch >= self.epochs else f"left ~{clock(left)}")
+        if epoch >= self.epochs or (self.time_limit_s and budget <= 0):
+            parts.append("done")
+        elif self.time_limit_s and budget + elapsed / self.done < left:
+            # training stops after the epoch that passes the limit: at most one epoch beyond it
+            parts.append(f"left ~{clock(budget + elapsed / self.done)} (time limit)")
+        else:
+            parts.append(f"left ~{clock(left)}")
         return "  ".join(parts)
 
     def end_line(self, prefix: str, event: dict[str, Any]) -> str | None:

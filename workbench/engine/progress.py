@@ -27,8 +27,10 @@ BATCH_EVENT_INTERVAL_S = 1.0
 class Progress:
     """Progress of one ``Trainer.fit``: reports nothing (progress off). Subclasses show or record it."""
 
-    def start(self, label: str, epochs: int, start_epoch: int, monitor: str) -> None:
-        """A fit of ``epochs`` epochs begins at 0-based epoch ``start_epoch`` (above 0 when resumed)."""
+    def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
+              trained_s: float = 0.0) -> None:
+        """A fit of ``epochs`` epochs begins at 0-based epoch ``start_epoch`` (above 0 when resumed); with a
+        ``time_limit_s`` on training time, of which ``trained_s`` was spent before a resume."""
 
     def batch(self, epoch: int, done: int, total: int) -> None:
         """``done`` of ``total`` batches of 1-based ``epoch`` are trained."""
@@ -56,9 +58,11 @@ class FileProgress(Progress):
         with self.path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps({"event": event, "label": self.label, "time": time.time(), **fields}) + "\n")
 
-    def start(self, label: str, epochs: int, start_epoch: int, monitor: str) -> None:
+    def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
+              trained_s: float = 0.0) -> None:
         self.label = label
-        self._write("fit", epochs=epochs, start_epoch=start_epoch, monitor=monitor)
+        self._write("fit", epochs=epochs, start_epoch=start_epoch, monitor=monitor, time_limit_s=time_limit_s,
+                    trained_s=trained_s)
 
     def batch(self, epoch: int, done: int, total: int) -> None:
         now = time.monotonic()
@@ -82,7 +86,8 @@ class BarProgress(Progress):
         self.bar: Any = None
         self.inner: Any = None
 
-    def start(self, label: str, epochs: int, start_epoch: int, monitor: str) -> None:
+    def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
+              trained_s: float = 0.0) -> None:
         from tqdm.auto import tqdm
 
         self.monitor = monitor

@@ -420,7 +420,8 @@ class Trainer:
     def _run_epochs(self, train_data: Dataset, path: Path | None) -> None:
         self._progress = open_progress(self.config.progress and self.world.is_main)
         try:
-            self._progress.start(self.progress_label(), self.config.epochs, self.start_epoch, self.config.monitor)
+            self._progress.start(self.progress_label(), self.config.epochs, self.start_epoch, self.config.monitor,
+                                 self.config.max_time_s, sum(r.get("epoch_time_s", 0.0) for r in self.history))
             for epoch in range(self.start_epoch, self.config.epochs):
                 if self.stopped_early:
                     break

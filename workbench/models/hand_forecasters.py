@@ -43,7 +43,15 @@ class _Encoder(nn.Module):
 
 
 class BiRecurrentForecaster(nn.Module):
-    """The published BiLSTM / BiGRU forecaster: (B, To, D) -> (B, Tp, 84), Tp <= To."""
+    """The published BiLSTM / BiGRU forecaster: (B, To, D) -> (B, Tp, 84), Tp <= To.
+
+    Its horizon has no weights (any ``pred_len`` up to the observed length at call time), and the
+    published QUB-PHEO state dicts are in its format."""
+
+    HORIZON_FREE = True
+    """Forecasts any horizon up to the observed length with the same weights."""
+    PUBLISHED_FORMAT = True
+    """Loads the published QUB-PHEO state dicts (:func:`load_published_weights`)."""
 
     def __init__(self, arch: str = "bilstm", input_size: int = HAND_FEATURES, pred_len: int = 60,
                  hidden: int = 128, layers: int = 2, dropout: float = 0.2) -> None:

@@ -31,7 +31,7 @@ from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
-from workbench.models.hand_forecasters import BiRecurrentForecaster, build_hand_model, load_published_weights
+from workbench.models.hand_forecasters import build_hand_model, load_published_weights
 from workbench.models.registry import build_model, parameter_counts
 from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
@@ -211,12 +211,12 @@ def load_checkpoint(model: torch.nn.Module, path: str | Path) -> torch.nn.Module
     state = load_torch_file(path)
     if isinstance(state, dict) and isinstance(state.get("model"), dict):
         saved = dict(state.get("model_config") or {})
-        ignored = {"dropout", "pred_len"} if isinstance(model, BiRecurrentForecaster) else {"dropout"}
+        ignored = {"dropout", "pred_len"} if getattr(model, "HORIZON_FREE", False) else {"dropout"}
         own = {k: v for k, v in model.config_dict().items() if k not in ignored}
         if saved and {k: v for k, v in saved.items() if k not in ignored} != own:
             raise CheckpointError(path, f"was written for {saved}, but the model is {model.config_dict()}")
         return load_state_dict_checked(model, state["model"], path)
-    if isinstance(model, BiRecurrentForecaster):
+    if getattr(model, "PUBLISHED_FORMAT", False):
         return load_published_weights(model, path)
     return load_state_dict_checked(model, state, path)
 
@@ -391,7 +391,7 @@ def real_clips_table(cfg: Config, trained: torch.nn.Module | None = None) -> pd.
             published = build_hand_model(arch)  # the published sizes, whatever cfg.hidden / cfg.layers say
             candidates[f"{arch} (published weights)"] = load_published_weights(published, path)
     candidates.update({b: make_model(cfg, b, []) for b in BASELINES})
-    if trained is not None and isinstance(trained, BiRecurrentForecaster) and trained.input_size == input_size([]):
+    if trained is not None and getattr(trained, "HORIZON_FREE", False) and trained.input_size == input_size([]):
         candidates[f"{cfg.model} (trained here)"] = trained
     rows = [{"model": name, "clips": len(parts), "skipped clips": len(skipped) + len(short),
              **{label: m[key] for key, label in METRIC_COLUMNS.items()}}

@@ -14,7 +14,7 @@ Experiments: 1 = sigma_in drawn per map from {1, 1.5, 2, 2.5, 3} px; 2 = sigma_i
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,9 +39,16 @@ from workbench.models.registry import build_model, parameter_counts
 from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
-from workbench.studies.pretrain.sweep import SAME_DATA, THRESHOLD_ROW, fuse_runs, fused_per_keypoint, sweep_tables
+from workbench.studies.pretrain.sweep import (
+    SAME_DATA,
+    THRESHOLD_ROW,
+    fuse_runs,
+    fused_per_keypoint,
+    sweep,
+    sweep_tables,
+)
 
-__all__ = ["fuse_runs", "fused_per_keypoint", "sweep_tables"]
+__all__ = ["fuse_runs", "fused_per_keypoint", "sweep", "sweep_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -398,32 +405,6 @@ def viewer_frames(model: torch.nn.Module, windows: WindowSet, cfg: Config, count
         "visible": (vis & ann[:, None]).flatten(0, 1).cpu().numpy(),
         "labels": np.array(labels),
     }
-
-
-def sweep(cfg: Config, sequences: list[PoseSequence] | None = None, info: dict | None = None) -> pd.DataFrame:
-    """Train and test every model of ``cfg.sweep_models`` (and the identity baseline) for every
-    experiment of ``cfg.sweep_experiments`` and shift scalar of ``cfg.sweep_shift_scalars``; no files
-    are written. Returns one row per (shift_scalar, experiment, model) with test PCK (%) and the mean
-    threshold distance (px) per alpha."""
-    if sequences is None:
-        sequences, info = load_sequences(cfg)
-    rows = []
-    for shift in cfg.sweep_shift_scalars:
-        for experiment in cfg.sweep_experiments:
-            sub = replace(cfg, experiment=int(experiment), shift_scalar=float(shift), checkpoint="", resume=False)
-            data = load_data(sub, sequences, info)
-            for name in [BASELINE, *cfg.sweep_models]:
-                net = make_model(sub, name).to(resolve_device(cfg.device))
-                history = train(net, data, sub, name=name,
-                                label=f"sweep {name} (experiment {experiment}, shift scalar {float(shift):g})")
-                result = evaluate(net, data.splits["test"], sub, "test")
-                row = {"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
-                       "epochs": len(history), "n_keypoints": result["n_keypoints"]}
-                for alpha in result["pck"]:
-                    row[f"PCK@{alpha} (%)"] = result["pck"][alpha]
-                    row[f"threshold@{alpha} (px)"] = result["threshold_px"][alpha]
-                rows.append(row)
-    return pd.DataFrame(rows)
 
 
 def output_dir(cfg: Config) -> Path:

@@ -1,6 +1,6 @@
 """The pretraining study's grid of models x experiments x shift scalars, as tables.
 
-The grid is either trained in one run (:func:`workbench.studies.pretrain.sweep`) or fused from
+The grid is either trained in one run (:func:`sweep`) or fused from
 separate runs, one per (model, experiment, shift scalar), that can be spread over processes,
 sessions or machines (:func:`fuse_runs`); both give the same long table, one row per
 (shift_scalar, experiment, model) with test ``PCK@<alpha> (%)`` and ``threshold@<alpha> (px)``.
@@ -9,12 +9,14 @@ sessions or machines (:func:`fuse_runs`); both give the same long table, one row
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from workbench import metrics
+from workbench.engine.runtime import resolve_device
 from workbench.errors import ConfigError, DataFormatError
 
 THRESHOLD_ROW = "Mean threshold distance (px)"
@@ -71,6 +73,34 @@ def fuse_runs(folders: list[str]) -> pd.DataFrame:
         raise ConfigError("sweep_runs is empty")
     order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "identity"))
     return pd.DataFrame([rows[k] for k in order])
+
+
+def sweep(cfg: Any, sequences: list | None = None, info: dict | None = None) -> pd.DataFrame:
+    """Train and test every model of ``cfg.sweep_models`` (and the identity baseline) for every
+    experiment of ``cfg.sweep_experiments`` and shift scalar of ``cfg.sweep_shift_scalars``; no files
+    are written. Returns one row per (shift_scalar, experiment, model) with test PCK (%) and the mean
+    threshold distance (px) per alpha. ``cfg``: the study's options (``workbench.studies.pretrain.Config``)."""
+    from workbench.studies import pretrain as study  # the study package imports this module
+
+    if sequences is None:
+        sequences, info = study.load_sequences(cfg)
+    rows = []
+    for shift in cfg.sweep_shift_scalars:
+        for experiment in cfg.sweep_experiments:
+            sub = replace(cfg, experiment=int(experiment), shift_scalar=float(shift), checkpoint="", resume=False)
+            data = study.load_data(sub, sequences, info)
+            for name in [study.BASELINE, *cfg.sweep_models]:
+                net = study.make_model(sub, name).to(resolve_device(cfg.device))
+                history = study.train(net, data, sub, name=name,
+                                      label=f"sweep {name} (experiment {experiment}, shift scalar {float(shift):g})")
+                result = study.evaluate(net, data.splits["test"], sub, "test")
+                row = {"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
+                       "epochs": len(history), "n_keypoints": result["n_keypoints"]}
+                for alpha in result["pck"]:
+                    row[f"PCK@{alpha} (%)"] = result["pck"][alpha]
+                    row[f"threshold@{alpha} (px)"] = result["threshold_px"][alpha]
+                rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def sweep_tables(long: pd.DataFrame) -> dict[float, pd.DataFrame]:

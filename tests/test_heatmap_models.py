@@ -66,6 +66,12 @@ def test_fast_convlstm_models_equal_their_straightforward_reference(name: str) -
     ref_out.square().sum().backward()
     fast_grad = model.forward_lstm.input_conv.weight.grad[:25]  # the input gate's slice
     assert torch.allclose(fast_grad, reference.forward_lstm.x["i"].weight.grad, atol=1e-3, rtol=1e-3)
+    kp = torch.rand(2, 5, 25, 2, generator=torch.Generator().manual_seed(6)) * 55
+    vis, ann = torch.ones(2, 5, 25, dtype=torch.bool), torch.ones(2, 25, dtype=torch.bool)
+    with torch.no_grad():  # the benchmark trains both through the same objective
+        fast_loss, _ = model.objective(x, kp, vis, ann)
+        ref_loss, _ = reference.objective(x, kp, vis, ann)
+    assert torch.allclose(fast_loss, ref_loss, rtol=1e-5)
 
 
 @pytest.mark.parametrize("frames", [5, 3])

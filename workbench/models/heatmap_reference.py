@@ -15,7 +15,7 @@ import copy
 import torch
 from torch import nn
 
-from workbench.models.heatmap_models import BiConvLSTMConcat, BiConvLSTMSum, PeepholeConvLSTM
+from workbench.models.heatmap_models import BiConvLSTMConcat, BiConvLSTMSum, HeatmapDenoiser, PeepholeConvLSTM
 
 GATES = ("i", "f", "o", "c")
 """Gate order of the fast model's stacked convolution outputs (input, forget, output, candidate)."""
@@ -62,7 +62,7 @@ class ReferenceConvLSTM(nn.Module):
             self.bias.copy_(fast.bias)
 
 
-class ReferenceBiConvLSTM(nn.Module):
+class ReferenceBiConvLSTM(HeatmapDenoiser):
     """Model S (``mode="s"``: per-direction heads, summed) or Model C (``mode="c"``: per-direction
     branches, concatenated, 1x1 fusion), with the heads run one frame at a time."""
 

@@ -97,3 +97,18 @@ def test_training_step_module_runs_the_loss_on_the_plain_model() -> None:
     loss, _ = step(tuple(_data().tensors))
     assert seen == [model] and loss.ndim == 0
     assert [n for n, _ in step.named_parameters()] == ["model.weight", "model.bias"]
+
+
+def test_ranks_split_a_fixed_size_epoch_exactly() -> None:
+    from workbench.engine.distributed import World
+
+    trainer = _trainer(samples_per_epoch=10, batch_size=4)
+    single, _ = trainer.epoch_order(40, 0)
+    parts = []
+    for rank in (0, 1):
+        trainer.world = World(rank=rank, size=2)
+        order, step = trainer.epoch_order(40, 0)
+        parts.append(order)
+        assert step == 2 and len(order) == 5
+    # rank r takes positions r, r + 2, ... of the single-process order: together exactly that epoch
+    assert torch.equal(torch.stack(parts, 1).flatten(), single)

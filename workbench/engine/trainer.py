@@ -242,7 +242,7 @@ class Trainer:
             order = torch.cat(rounds)[:wanted]
         if not self.world.distributed:
             return order, self.config.batch_size
-        positions = DistributedSampler(range(size), num_replicas=self.world.size, rank=self.world.rank,
+        positions = DistributedSampler(range(len(order)), num_replicas=self.world.size, rank=self.world.rank,
                                        shuffle=False)
         return order[list(positions)], math.ceil(self.config.batch_size / self.world.size)
 

@@ -119,6 +119,38 @@ def test_ctrl_c_saves_state_then_resume_matches_uninterrupted(tmp_path: Path, re
     assert _results(_single_run(outputs)) == reference
 
 
+PRETRAIN = ["--quiet", "-p", "model", "3dconv", "-p", "dataset", "synthetic", "-p", "synthetic_sequences", "12",
+            "-p", "synthetic_frames", "30", "-p", "viewer_windows", "1"]
+
+
+def _pretrain_runs(outputs: Path) -> list[Path]:
+    return sorted(p for p in (outputs / "pretrain").iterdir() if not p.name.startswith(".") and p.is_dir())
+
+
+def test_extending_a_complete_run_matches_one_trained_that_long(tmp_path: Path) -> None:
+    longer = tmp_path / "longer"
+    code, log = _finish(_workbench(longer, "run", "pretrain", *PRETRAIN, "-p", "epochs", "4"))
+    assert code == 0, log
+    outputs = tmp_path / "outputs"
+    code, log = _finish(_workbench(outputs, "run", "pretrain", *PRETRAIN, "-p", "epochs", "2"))
+    assert code == 0, log
+    [first] = _pretrain_runs(outputs)
+    before = _results(first)
+    assert len(before[1]) == 2
+
+    code, log = _finish(_workbench(outputs, "run", "pretrain", "--quiet", "--extend", first.name, "-p", "epochs", "4"))
+    assert code == 0, log
+    [extended] = [run for run in _pretrain_runs(outputs) if run != first]
+    assert _results(extended) == _results(_pretrain_runs(longer)[0])
+    assert json.loads((extended / "status.json").read_text())["extends"] == first.name
+    assert _results(first) == before  # the finished run is left as it was
+
+    code, log = _finish(_workbench(outputs, "run", "pretrain", "--extend", "no_such_run"))
+    assert code == 2 and "no_such_run: no such run folder" in log
+    code, log = _finish(_workbench(outputs, "run", "pretrain", "--extend", first.name, "--resume"))
+    assert code == 2 and "give one of them" in log
+
+
 def test_resume_without_a_resumable_run_is_a_clear_error(tmp_path: Path) -> None:
     code, log = _finish(_workbench(tmp_path / "outputs", "run", STUDY, "--resume"))
     assert code == 2

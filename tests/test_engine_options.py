@@ -112,3 +112,16 @@ def test_ranks_split_a_fixed_size_epoch_exactly() -> None:
         assert step == 2 and len(order) == 5
     # rank r takes positions r, r + 2, ... of the single-process order: together exactly that epoch
     assert torch.equal(torch.stack(parts, 1).flatten(), single)
+
+
+def test_a_time_limited_fit_extended_without_the_limit_matches_an_unlimited_fit(tmp_path) -> None:
+    path = tmp_path / "checkpoint.pt"
+    limited = _trainer(epochs=5, max_time_s=1e-9, checkpoint_path=str(path))
+    assert len(limited.fit(_data())) == 1 and limited.stopped_early
+    extended = _trainer(epochs=5, checkpoint_path=str(path), resume=True)
+    history = extended.fit(_data())
+    unlimited = _trainer(epochs=5).fit(_data())
+    assert not extended.stopped_early and len(history) == 5
+    assert [r["train_loss"] for r in history] == [r["train_loss"] for r in unlimited]
+    still_limited = _trainer(epochs=5, max_time_s=1e-9, checkpoint_path=str(path), resume=True)
+    assert len(still_limited.fit(_data())) == 5  # the finished extension: nothing left to train

@@ -49,8 +49,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     uri = tracking_uri(args.mlflow)
     if uri is not None:
         require_mlflow()  # before training, not after it
-    if args.resume is not None and args.study == "all":
-        raise WorkbenchError("--resume continues one run: name its study, not 'all'")
+    if (args.resume is not None or args.extend is not None) and args.study == "all":
+        raise WorkbenchError("--resume and --extend continue one run: name its study, not 'all'")
+    if args.nproc > 1 and args.extend is not None:
+        raise WorkbenchError("--extend runs in one process; --nproc is for new and resumed runs")
     if args.nproc > 1:
         resume = None
         if args.resume is not None:
@@ -60,7 +62,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     untracked = 0
     for study in studies:
         params = _collect_params(args, study)
-        folder = run_study(study, params, progress=not args.quiet, resume=args.resume)
+        folder = run_study(study, params, progress=not args.quiet, resume=args.resume, extend=args.extend)
         if world().is_main:
             _print_result(study, folder)
             if uri is not None:
@@ -156,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                      "SQLite store (default $MLFLOW_TRACKING_URI; needs the mlflow extra)")
     run.add_argument("--resume", nargs="?", const="latest", metavar="RUN",
                      help="continue an interrupted or killed run (default: the latest of the study; or a run folder)")
+    run.add_argument("--extend", metavar="RUN",
+                     help="train a complete run further in a new run folder, from its last epoch, with its parameters "
+                          "updated by -p/-f (e.g. -p time_limit_min 90: until its summed epoch times reach 90 min)")
     run.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="train with N processes under torchrun (DistributedDataParallel; gloo on CPU, nccl on GPU)")
     _add_params(run)

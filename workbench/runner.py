@@ -13,6 +13,9 @@ batch; a second Ctrl-C aborts at once) keeps its staging folder with status
 ``interrupted``; a killed run keeps it with status ``running`` and a dead process.
 ``run_study(..., resume=...)`` runs such a folder again with ``resume=True``: the
 notebook starts over, and training continues from the saved checkpoint.
+``run_study(..., extend=...)`` trains a *complete* run further (a longer time limit, more epochs,
+more patience): a new run folder starts from copies of its training checkpoints, and the
+finished run is left as it was.
 
 While the notebook runs, its training reports to a progress file that the runner prints from (one
 line per epoch, :mod:`workbench.terminal`), so the notebook keeps no progress bars; at the end the
@@ -40,7 +43,7 @@ import yaml
 from workbench.engine.distributed import world
 from workbench.engine.progress import PROGRESS_FILE_ENV
 from workbench.engine.stopping import STOP_FILE_ENV
-from workbench.errors import ConfigError, RunFailedError, RunInterrupted
+from workbench.errors import CheckpointError, ConfigError, RunFailedError, RunInterrupted
 from workbench.report import finish_notebook, notebook_to_html
 from workbench.run_folders import (
     read_status,
@@ -104,27 +107,40 @@ def preset_path(study: str, preset: str) -> Path:
 
 
 def run_study(study: str, parameters: dict[str, Any], progress: bool = True,
-              resume: str | Path | None = None) -> Path:
+              resume: str | Path | None = None, extend: str | Path | None = None) -> Path:
     """Execute the study notebook with ``parameters``; return the finished run folder.
 
     ``resume``: a run folder kept by an interrupted, killed or failed run, or ``"latest"``
     (see :func:`find_resumable`); it is run again with its saved parameters, updated by
-    ``parameters``, and ``resume=True``. Raises :class:`RunInterrupted` when stopped on
-    request and :class:`RunFailedError` when a cell fails.
+    ``parameters``, and ``resume=True``. ``extend``: a complete run (see :func:`find_extendable`)
+    whose training continues, with its parameters updated by ``parameters``, in a new run folder.
+    Raises :class:`RunInterrupted` when stopped on request and :class:`RunFailedError` when a
+    cell fails.
     """
     source = notebook_path(study)
     study_config(study).check_names(parameters)
+    if resume is not None and extend is not None:
+        raise ConfigError("--resume continues an unfinished run and --extend a complete one: give one of them")
     if world().rank > 0:
         return _run_secondary(study, source, parameters, resume)
+    details: dict[str, Any] = {}
     if resume is not None:
         stage, final, parameters, elapsed, first_start = _reopen(study, resume, parameters)
+    elif extend is not None:
+        origin = find_extendable(study, extend)
+        parameters = {**read_status(origin)["parameters"], **parameters, "resume": True}
+        final = reserve_run_folder(study, run_name(_model_name(study, parameters)))
+        stage, elapsed, first_start = staging_dir(final), 0.0, time.time()
+        for checkpoint in sorted(origin.glob("*.pt")):
+            shutil.copy2(checkpoint, stage / checkpoint.name)
+        details["extends"] = origin.name
     else:
         final = reserve_run_folder(study, run_name(_model_name(study, parameters)))
         stage, elapsed, first_start = staging_dir(final), 0.0, time.time()
     started = time.time()
     executed = stage / f"{study}.ipynb"
     details = {"study": study, "model": _model_name(study, parameters), "final": final.name,
-               "parameters": parameters, "started": _iso(first_start)}
+               "parameters": parameters, "started": _iso(first_start), **details}
     set_status(stage, "running", **details, pid=os.getpid(), elapsed_s=elapsed)
     stop_file = Path(os.environ.get(STOP_FILE_ENV) or stage / ".stop")
     stop_file.unlink(missing_ok=True)
@@ -218,6 +234,38 @@ def find_resumable(study: str, run: str | Path | None = None) -> Path:
         raise ConfigError(f"no interrupted or killed {study} run to resume in {study_dir(study)}; "
                           f"pass a run folder to --resume to continue a failed run")
     return max(candidates)[2]
+
+
+def find_extendable(study: str, run: str | Path) -> Path:
+    """The complete run folder ``run`` (a path, or a folder name under ``outputs/<study>``) that has a
+    training state to continue: its ``status.json`` records its parameters and one of its ``*.pt``
+    files is a training checkpoint. Raises :class:`ConfigError` otherwise."""
+    folder = Path(run) if Path(run).is_dir() else study_dir(study) / str(run)
+    if not folder.is_dir():
+        raise ConfigError(f"{run}: no such run folder (looked in {study_dir(study)})")
+    status = read_status(folder)
+    if status.get("status") != "complete":
+        raise ConfigError(f"{folder}: the run is {status.get('status', 'unknown')}, not complete; "
+                          f"continue it with --resume")
+    if status.get("study", study) != study:
+        raise ConfigError(f"{folder}: a {status['study']} run, not a {study} run")
+    if "parameters" not in status:
+        raise ConfigError(f"{folder}: status.json does not record the run's parameters; cannot extend it")
+    if not any(_is_training_state(path) for path in folder.glob("*.pt")):
+        raise ConfigError(f"{folder}: the run kept no training state to continue (a *.pt training checkpoint; "
+                          f"runs that trained nothing, or keep only their final weights, cannot be extended)")
+    return folder
+
+
+def _is_training_state(path: Path) -> bool:
+    """Whether ``path`` holds a training state the engine can continue (format tag read on the CPU)."""
+    from workbench.engine.checkpoint import load_torch_file  # torch only when extending
+
+    try:
+        state = load_torch_file(path)
+    except CheckpointError:
+        return False
+    return isinstance(state, dict) and state.get("format") == "workbench-checkpoint-1"
 
 
 def _reopen(study: str, resume: str | Path, overrides: dict[str, Any]

@@ -316,7 +316,9 @@ class Trainer:
         self.best_epoch = state["best_epoch"]
         self.best_state = state["best_state"]
         self.epochs_without_improvement = state["epochs_without_improvement"]
-        self.stopped_early = state["stopped_early"]
+        # Derived from this run's limits, not restored: a finished run continued with a longer time
+        # limit or patience (``workbench run --extend``) trains on.
+        self.stopped_early = self._limits_reached()
         self.start_epoch = state["epoch"] + 1
         self._partial = state.get("partial")
         if self._partial is not None:
@@ -387,8 +389,13 @@ class Trainer:
                 self.best_state = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         else:
             self.epochs_without_improvement += 1
-        patience = self.config.early_stopping_patience
-        self.stopped_early = patience > 0 and self.epochs_without_improvement >= patience
+
+    def _limits_reached(self) -> bool:
+        """Whether early stopping (``early_stopping_patience`` epochs without improvement) or the time
+        limit (summed epoch times >= ``max_time_s``) ends training."""
+        patience, budget = self.config.early_stopping_patience, self.config.max_time_s
+        trained = sum(r.get("epoch_time_s", 0.0) for r in self.history)
+        return (patience > 0 and self.epochs_without_improvement >= patience) or (budget > 0 and trained >= budget)
 
     def fit(self, train_data: Dataset) -> list[dict]:
         """Run the remaining epochs; return the history (one dict per epoch). Stops with
@@ -443,9 +450,7 @@ class Trainer:
         self._track_best(row, epoch)
         row["epoch_time_s"] = time.perf_counter() - started
         self.history.append(row)
-        budget = self.config.max_time_s
-        if budget > 0 and sum(r["epoch_time_s"] for r in self.history) >= budget:
-            self.stopped_early = True
+        self.stopped_early = self._limits_reached()
         self._save(path, epoch)
         self._progress.epoch(row, self.best_value, self.best_epoch + 1)
         for hook in self.epoch_hooks:

@@ -13,7 +13,8 @@ from torch import nn
 from torch.utils.data import TensorDataset
 
 from workbench import terminal
-from workbench.engine.progress import PROGRESS_FILE_ENV, BarProgress, FileProgress, open_progress
+from workbench.engine import progress
+from workbench.engine.progress import PROGRESS_FILE_ENV, BarProgress, FileProgress, open_progress, task_progress
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.terminal import ProgressMonitor, clock
 
@@ -172,3 +173,57 @@ def test_monitor_on_a_terminal_draws_a_batch_bar_and_keeps_the_epoch_lines(tmp_p
 
 def test_clock() -> None:
     assert [clock(9.6), clock(75), clock(3725), clock(float("nan"))] == ["0:10", "1:15", "1:02:05", "?"]
+
+
+def test_a_long_pass_reports_task_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(path))
+    monkeypatch.setattr(progress, "BATCH_EVENT_INTERVAL_S", 0.0)
+    with task_progress("Model on test", 10, "windows") as task:
+        for _ in range(5):
+            task.advance(2)
+    events = _events(path)
+    assert [(e["done"], e["finished"]) for e in events] == [(0, False), (2, False), (4, False), (6, False),
+                                                            (8, False), (10, False), (10, True)]
+    described = {(e["event"], e["label"], e["total"], e["unit"]) for e in events}
+    assert described == {("task", "Model on test", 10, "windows")}
+    monkeypatch.setattr(progress, "BATCH_EVENT_INTERVAL_S", 3600.0)
+    with task_progress("Model on test", 10, "windows") as task:
+        task.advance(10)
+    assert [(e["done"], e["finished"]) for e in _events(path)[7:]] == [(0, False), (10, True)]  # throttled
+    with task_progress("Model on test", 10, "windows", enabled=False) as task:
+        task.advance(10)
+    assert len(_events(path)) == 9
+
+
+def test_monitor_in_a_log_shows_a_long_pass_start_progress_and_end(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monkeypatch.setattr(terminal, "LOG_BATCH_INTERVAL_S", 0.0)
+    task = {"event": "task", "label": "BiConvLSTMConcat on test", "total": 6353, "unit": "windows"}
+    _write(path, {**task, "done": 0, "finished": False, "time": 100.0},
+           {**task, "done": 2000, "finished": False, "time": 400.0},
+           {**task, "done": 6353, "finished": True, "time": 1053.0})
+    ProgressMonitor(path, stream).poll()
+    assert stream.getvalue().splitlines() == [
+        "BiConvLSTMConcat on test: 6,353 windows",
+        "BiConvLSTMConcat on test: 2,000/6,353 windows  elapsed 5:00  left ~10:53",
+        "BiConvLSTMConcat on test: 6,353 windows in 15:53",
+    ]
+
+
+def test_pretraining_test_pass_reports_windows_but_validation_inside_a_fit_does_not(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from workbench.studies import pretrain
+
+    path = tmp_path / "progress.jsonl"
+    monkeypatch.setenv(PROGRESS_FILE_ENV, str(path))
+    cfg = pretrain.Config(model="3dconv", dataset="synthetic", synthetic_sequences=8, synthetic_frames=30, epochs=1)
+    data = pretrain.load_data(cfg)
+    net = pretrain.make_model(cfg)
+    pretrain.train(net, data, cfg)
+    assert not [e for e in _events(path) if e["event"] == "task"]
+    pretrain.evaluate(net, data.splits["test"], cfg, "test")
+    tasks = [e for e in _events(path) if e["event"] == "task"]
+    assert tasks[0]["label"] == "Conv3dDenoiser on test" and tasks[-1]["finished"]
+    assert tasks[-1]["done"] == tasks[-1]["total"] == len(data.splits["test"].keypoints)

@@ -7,6 +7,8 @@ the monitored metric with its best value so far, the learning rate, the epoch's 
 remaining time. On a terminal a
 transient bar also shows the batches of the current epoch; in a batch log (not a terminal), when
 :data:`LOG_BATCH_INTERVAL_S` seconds pass without a line, a line says how far the epoch has come.
+Long passes outside a fit (``task`` events: a test split's predictions) get a bar on a terminal, and
+in a batch log a line when they start, every :data:`LOG_BATCH_INTERVAL_S` seconds and when they end.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ class ProgressMonitor:
         self._offset = 0
         self._partial = ""
         self._bar: Any = None
+        self._task_started: float | None = None
         self._last_line = time.monotonic()
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._follow, name="workbench-progress", daemon=True)
@@ -165,7 +168,9 @@ class ProgressMonitor:
     def show(self, event: dict[str, Any]) -> None:
         """Write one event to the stream."""
         kind = event.get("event")
-        if kind == "fit":
+        if kind == "task":
+            self._task(event)
+        elif kind == "fit":
             self.fit = FitState(event)
             self._write(self.fit.start_line(self.prefix))
         elif self.fit is None:
@@ -192,6 +197,31 @@ class ProgressMonitor:
             self._bar.update(done - self._bar.n)
         elif time.monotonic() - self._last_line >= LOG_BATCH_INTERVAL_S:
             self._write(f"{self.prefix}{self.fit.label} epoch {epoch}/{self.fit.epochs}: batch {done}/{total}")
+
+    def _task(self, event: dict[str, Any]) -> None:
+        label, unit = str(event.get("label", "")), str(event.get("unit", ""))
+        done, total, now = int(event.get("done", 0)), int(event.get("total", 0)), float(event.get("time", time.time()))
+        if self._task_started is None or done == 0:
+            self._close_bar()
+            self._task_started = now
+            if not self.live:
+                self._write(f"{self.prefix}{label}: {total:,} {unit}")
+        elapsed = now - self._task_started
+        if event.get("finished"):
+            self._close_bar()
+            self._task_started = None
+            self._write(f"{self.prefix}{label}: {done:,} {unit} in {clock(elapsed)}")
+        elif self.live:
+            from tqdm import tqdm
+
+            if self._bar is None:
+                self._bar = tqdm(desc=label, total=total, unit=f" {unit}", leave=False, file=self.stream,
+                                 dynamic_ncols=True)
+            self._bar.update(done - self._bar.n)
+        elif done and time.monotonic() - self._last_line >= LOG_BATCH_INTERVAL_S:
+            left = elapsed * (total - done) / done
+            self._write(f"{self.prefix}{label}: {done:,}/{total:,} {unit}  elapsed {clock(elapsed)}  "
+                        f"left ~{clock(left)}")
 
     def _close_bar(self) -> None:
         if self._bar is not None:

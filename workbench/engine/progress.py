@@ -6,6 +6,9 @@
   kernel prints nothing, so the saved notebook and its report carry no progress residue.
 - Elsewhere (JupyterLab, a script): tqdm bars, a widget in Jupyter and text in a terminal.
 - With progress off: nothing.
+
+Long passes outside a fit (a test split's predictions) report through :func:`task_progress` the same way:
+``task`` events in the progress file, else a tqdm bar.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import json
 import math
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -124,3 +129,80 @@ def open_progress(enabled: bool) -> Progress:
         return Progress()
     path = os.environ.get(PROGRESS_FILE_ENV)
     return FileProgress(path) if path else BarProgress()
+
+
+class TaskProgress:
+    """How far a long pass outside a fit has come: ``advance(n)`` as ``n`` more of ``total`` units are done.
+    Reports nothing (progress off); see :func:`task_progress`."""
+
+    def __init__(self, label: str = "", total: int = 0, unit: str = "") -> None:
+        self.label, self.total, self.unit = label, int(total), unit
+        self.done = 0
+
+    def advance(self, count: int) -> None:
+        self.done += int(count)
+
+    def close(self) -> None:
+        """The pass ended (also when it raised)."""
+
+
+class FileTaskProgress(TaskProgress):
+    """``task`` events in the progress file: one at the start, at most one a second, one at the end
+    (``finished`` true)."""
+
+    def __init__(self, path: Path, label: str, total: int, unit: str) -> None:
+        super().__init__(label, total, unit)
+        self.path = path
+        self._last = time.monotonic()
+        self._write(finished=False)
+
+    def _write(self, finished: bool) -> None:
+        event = {"event": "task", "label": self.label, "time": time.time(), "done": self.done, "total": self.total,
+                 "unit": self.unit, "finished": finished}
+        with self.path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(event) + "\n")
+
+    def advance(self, count: int) -> None:
+        super().advance(count)
+        now = time.monotonic()
+        if now - self._last >= BATCH_EVENT_INTERVAL_S:
+            self._last = now
+            self._write(finished=False)
+
+    def close(self) -> None:
+        self._write(finished=True)
+
+
+class BarTaskProgress(TaskProgress):
+    """A tqdm bar (a widget in Jupyter) that disappears when the pass ends."""
+
+    def __init__(self, label: str, total: int, unit: str) -> None:
+        from tqdm.auto import tqdm
+
+        super().__init__(label, total, unit)
+        self.bar = tqdm(desc=label, total=total, unit=f" {unit}", leave=False)
+
+    def advance(self, count: int) -> None:
+        super().advance(count)
+        self.bar.update(count)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+@contextmanager
+def task_progress(label: str, total: int, unit: str, enabled: bool = True) -> Iterator[TaskProgress]:
+    """Report a long pass of ``total`` ``unit`` (e.g. 6,353 test windows) named ``label``: to the file named
+    by ``WORKBENCH_PROGRESS_FILE`` when set (the runner shows it), else a tqdm bar; nothing unless
+    ``enabled``. Yields the :class:`TaskProgress` to ``advance``."""
+    path = os.environ.get(PROGRESS_FILE_ENV)
+    if not enabled:
+        task = TaskProgress(label, total, unit)
+    elif path:
+        task = FileTaskProgress(Path(path), label, total, unit)
+    else:
+        task = BarTaskProgress(label, total, unit)
+    try:
+        yield task
+    finally:
+        task.close()

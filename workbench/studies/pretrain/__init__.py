@@ -31,6 +31,7 @@ from workbench.data.transforms import heatmaps
 from workbench.data.transforms.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
 from workbench.engine.precision import autocast, resolve_precision
+from workbench.engine.progress import task_progress
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
@@ -250,28 +251,34 @@ def _eval_seed(cfg: Config, split: str) -> int:
 
 
 @torch.no_grad()
-def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str) -> dict[str, torch.Tensor | float]:
+def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
+            progress: bool = True) -> dict[str, torch.Tensor | float]:
     """Run ``model`` on a split with fixed simulated noise (the same for every model of a config).
 
     Returns ``pred`` and ``input`` (N, T, 25, 2): argmax px of the output and the noisy input maps,
     ``truth`` (N, T, 25, 2): the ground-truth maps' peaks (rounded, clipped keypoints), ``scored``
     (N, T, 25): visible and annotated, and ``loss``: the mean loss of the model's ``objective``.
+    With ``progress`` (and ``cfg.progress``) the pass reports how many windows are done
+    (:func:`~workbench.engine.progress.task_progress`; a test pass of Model C takes minutes on a CPU).
     """
     model.eval()
     device = _device_of(model, cfg)
     precision = resolve_precision(cfg.precision, device)
     generator = torch.Generator(device=device).manual_seed(_eval_seed(cfg, split))
     preds, inputs, total = [], [], 0.0
-    for start in range(0, len(windows), int(cfg.eval_batch_size)):
-        chunk = slice(start, start + int(cfg.eval_batch_size))
-        kp, vis = windows.keypoints[chunk].to(device), windows.visible[chunk].to(device)
-        ann = windows.annotated[chunk].to(device)
-        x = noisy_input(kp, vis, cfg, generator)
-        with autocast(precision, device):
-            loss, out = model.objective(x, kp, vis, ann, want_maps=True)
-        total += float(loss) * len(kp)
-        preds.append(heatmaps.argmax_coords(out.float()).cpu())
-        inputs.append(heatmaps.argmax_coords(x).cpu())
+    label = f"{type(model).__name__} on {split}"
+    with task_progress(label, len(windows), "windows", progress and bool(cfg.progress)) as task:
+        for start in range(0, len(windows), int(cfg.eval_batch_size)):
+            chunk = slice(start, start + int(cfg.eval_batch_size))
+            kp, vis = windows.keypoints[chunk].to(device), windows.visible[chunk].to(device)
+            ann = windows.annotated[chunk].to(device)
+            x = noisy_input(kp, vis, cfg, generator)
+            with autocast(precision, device):
+                loss, out = model.objective(x, kp, vis, ann, want_maps=True)
+            total += float(loss) * len(kp)
+            preds.append(heatmaps.argmax_coords(out.float()).cpu())
+            inputs.append(heatmaps.argmax_coords(x).cpu())
+            task.advance(len(kp))
     truth = windows.keypoints.round().clamp(0, heatmaps.HEATMAP_SIZE - 1)
     empty = torch.zeros(0, *windows.keypoints.shape[1:])
     return {"pred": torch.cat(preds) if preds else empty, "input": torch.cat(inputs) if inputs else empty,
@@ -285,14 +292,15 @@ def summarize(out: dict[str, Any]) -> dict[str, Any]:
     return {**result, "loss": float(out["loss"])}
 
 
-def evaluate(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str) -> dict[str, Any]:
+def evaluate(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
+             progress: bool = True) -> dict[str, Any]:
     """:func:`summarize` of :func:`predict`."""
-    return summarize(predict(model, windows, cfg, split))
+    return summarize(predict(model, windows, cfg, split, progress))
 
 
 def _validation_fn(windows: WindowSet, cfg: Config):
     def validate(model: torch.nn.Module) -> dict[str, float]:
-        result = evaluate(model, windows, cfg, "val")
+        result = evaluate(model, windows, cfg, "val", progress=False)  # inside an epoch: its own bar
         row = {"val_loss": result["loss"]}
         row.update({f"val_pck_{alpha}": value for alpha, value in result["pck"].items()})
         return row

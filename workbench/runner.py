@@ -215,9 +215,7 @@ def find_resumable(study: str, run: str | Path | None = None) -> Path:
     ``running`` with its process gone (killed). Raises :class:`ConfigError` when there is none
     or the run is complete or still running."""
     if run is not None:
-        folder = Path(run) if Path(run).is_dir() else study_dir(study) / str(run)
-        if not folder.is_dir():
-            raise ConfigError(f"{run}: no such run folder (looked in {study_dir(study)})")
+        folder = _run_folder(study, run)
         status = read_status(folder)
         if status.get("status") == "complete":
             raise ConfigError(f"{folder}: the run is complete; nothing to resume")
@@ -236,13 +234,19 @@ def find_resumable(study: str, run: str | Path | None = None) -> Path:
     return max(candidates)[2]
 
 
+def _run_folder(study: str, run: str | Path) -> Path:
+    """``run`` as a path when it is a folder, else as a folder name under ``outputs/<study>``; checked to exist."""
+    folder = Path(run) if Path(run).is_dir() else study_dir(study) / str(run)
+    if not folder.is_dir():
+        raise ConfigError(f"{run}: no such run folder (looked in {study_dir(study)})")
+    return folder
+
+
 def find_extendable(study: str, run: str | Path) -> Path:
     """The complete run folder ``run`` (a path, or a folder name under ``outputs/<study>``) that has a
     training state to continue: its ``status.json`` records its parameters and one of its ``*.pt``
     files is a training checkpoint. Raises :class:`ConfigError` otherwise."""
-    folder = Path(run) if Path(run).is_dir() else study_dir(study) / str(run)
-    if not folder.is_dir():
-        raise ConfigError(f"{run}: no such run folder (looked in {study_dir(study)})")
+    folder = _run_folder(study, run)
     status = read_status(folder)
     if status.get("status") != "complete":
         raise ConfigError(f"{folder}: the run is {status.get('status', 'unknown')}, not complete; "

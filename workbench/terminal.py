@@ -189,12 +189,7 @@ class ProgressMonitor:
     def _batch(self, event: dict[str, Any]) -> None:
         epoch, done, total = int(event.get("epoch", 0)), int(event.get("batch", 0)), int(event.get("batches", 0))
         if self.live:
-            from tqdm import tqdm
-
-            if self._bar is None:
-                self._bar = tqdm(desc=f"{self.fit.label} epoch {epoch}/{self.fit.epochs}", total=total, initial=done,
-                                 unit="batch", leave=False, file=self.stream, dynamic_ncols=True)
-            self._bar.update(done - self._bar.n)
+            self._show_bar(f"{self.fit.label} epoch {epoch}/{self.fit.epochs}", done, total, "batch")
         elif time.monotonic() - self._last_line >= LOG_BATCH_INTERVAL_S:
             self._write(f"{self.prefix}{self.fit.label} epoch {epoch}/{self.fit.epochs}: batch {done}/{total}")
 
@@ -212,16 +207,20 @@ class ProgressMonitor:
             self._task_started = None
             self._write(f"{self.prefix}{label}: {done:,} {unit} in {clock(elapsed)}")
         elif self.live:
-            from tqdm import tqdm
-
-            if self._bar is None:
-                self._bar = tqdm(desc=label, total=total, unit=f" {unit}", leave=False, file=self.stream,
-                                 dynamic_ncols=True)
-            self._bar.update(done - self._bar.n)
+            self._show_bar(label, done, total, f" {unit}")
         elif done and time.monotonic() - self._last_line >= LOG_BATCH_INTERVAL_S:
             left = elapsed * (total - done) / done
             self._write(f"{self.prefix}{label}: {done:,}/{total:,} {unit}  elapsed {clock(elapsed)}  "
                         f"left ~{clock(left)}")
+
+    def _show_bar(self, desc: str, done: int, total: int, unit: str) -> None:
+        """The transient bar at ``done`` of ``total`` (opened on first use, closed by :meth:`_close_bar`)."""
+        from tqdm import tqdm
+
+        if self._bar is None:
+            self._bar = tqdm(desc=desc, total=total, initial=done, unit=unit, leave=False, file=self.stream,
+                             dynamic_ncols=True)
+        self._bar.update(done - self._bar.n)
 
     def _close_bar(self) -> None:
         if self._bar is not None:

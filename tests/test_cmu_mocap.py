@@ -222,6 +222,21 @@ def test_round_trip_through_the_somof_writer_is_exact(cmu: Path, tmp_path: Path)
         assert np.abs(stored - scenes).max() <= 5e-7 + 1e-6  # the writer's 6 decimals, float32 rounding
 
 
+def test_one_subject_folder_holds_out_its_default_trial(cmu: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    source = cmu / "subjects" / "02"
+    assert main(["convert", "cmu", str(source), str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    # subject 02 alone: of the default 01_14, 02_10, 03_04 only 02_10 is held out
+    assert "(train 104, valid 30)" in out
+    assert f"held out as valid: 02_10 (the default; {source} lacks 01_14, 03_04)" in out
+    assert somof.load_split(tmp_path / "out", "valid").num_scenes == 30
+    assert main(["convert", "cmu", str(source), str(tmp_path / "out2"), "--holdout", "01_14,02_10"]) == 2
+    err = capsys.readouterr().err
+    assert f"holdout names trial(s) 01_14, which {source} does not hold" in err
+    assert not (tmp_path / "out2").exists()
+
+
 # ---- bad input and the command line
 
 
@@ -281,3 +296,31 @@ def test_workbench_convert_cmu(tmp_path: Path, capsys: pytest.CaptureFixture) ->
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nowhere: folder not found" in err
     assert not (tmp_path / "out2").exists()
+
+
+def test_default_holdout_takes_the_default_trials_the_source_holds(tmp_path: Path,
+                                                                   capsys: pytest.CaptureFixture) -> None:
+    source = _stick_source(tmp_path / "01", frames=(241,) * 13 + (481,))  # 01_01 .. 01_14, 01_14 the longest
+    assert cmu_mocap.holdout_trials(source) == ["01_14"]
+    assert cmu_mocap.holdout_trials(source, []) == []
+    out = tmp_path / "out"
+    assert main(["convert", "cmu", str(source), str(out), "--stride", "10"]) == 0
+    # 01_01 .. 01_13: 31 frames at 15 Hz, one window each (6 scenes); 01_14: 61 frames, 4 windows (2 scenes)
+    text = capsys.readouterr().out
+    assert "(train 6, valid 2)" in text
+    assert f"held out as valid: 01_14 (the default; {source} lacks 02_10, 03_04)" in text
+    assert somof.load_split(out, "valid").num_scenes == 2
+    # a source with none of the default trials holds out none (a valid split of an earlier conversion goes)
+    none = _stick_source(tmp_path / "none" / "01", frames=(481, 481))
+    assert cmu_mocap.holdout_trials(none) == []
+    assert cmu_mocap.write_somof(none, out, stride=10) == {"train": 4}
+    assert somof.available_splits(out) == ["train"]
+    # trials named explicitly must all be there
+    with pytest.raises(ConfigError, match=r"holdout names trial\(s\) 01_15, 02_10, which .*01 does not hold"):
+        cmu_mocap.holdout_trials(source, ["01_14", "02_10", "01_15"])
+    assert main(["convert", "cmu", str(source), str(tmp_path / "out2"), "--holdout", "01_14,02_10"]) == 2
+    err = capsys.readouterr().err
+    assert f"holdout names trial(s) 02_10, which {source} does not hold" in err
+    assert not (tmp_path / "out2").exists()
+    assert main(["convert", "cmu", str(source), str(tmp_path / "out3"), "--stride", "10", "--holdout", "01_01"]) == 0
+    assert "held out as valid: 01_01\n" in capsys.readouterr().out  # no "(the default)" note when named

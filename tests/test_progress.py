@@ -94,6 +94,11 @@ def _write(path: Path, *events: dict) -> None:
 FIT = {"event": "fit", "label": "DeRPoF", "epochs": 3, "start_epoch": 0, "monitor": "val_loss", "time": 1000.0}
 
 
+def _lines(stream: io.StringIO) -> list[str]:
+    """The monitor's lines without its once-per-fit speed estimate (tested on its own below)."""
+    return [line for line in stream.getvalue().splitlines() if "for the whole fit" not in line]
+
+
 def _epoch(epoch: int, when: float, val: float) -> dict:
     row = {"epoch": epoch, "lr": 0.001, "train_loss": 0.5 / epoch, "train_kl": 14.5, "val_loss": val,
            "val_ade": 2.0, "epoch_time_s": 9.5}
@@ -108,7 +113,7 @@ def test_monitor_prints_one_line_per_epoch(tmp_path: Path) -> None:
     monitor.poll()
     _write(path, _epoch(3, 1030.0, 0.25), {"event": "end", "label": "DeRPoF", "stopped_early": False, "time": 1030.0})
     monitor.poll()
-    lines = stream.getvalue().splitlines()
+    lines = _lines(stream)
     assert lines[0] == "decoupled_3dpw: training DeRPoF: 3 epochs, monitoring val_loss"
     assert len(lines) == 4
     first, second, last = lines[1:]
@@ -125,7 +130,7 @@ def test_monitor_estimates_the_time_left_from_a_training_time_limit(tmp_path: Pa
     fit = {**FIT, "epochs": 50, "time_limit_s": 30.0, "trained_s": 5.0}  # 5 s trained before a resume
     _write(path, fit, _epoch(1, 1010.0, 0.3), _epoch(2, 1020.0, 0.3), _epoch(3, 1030.0, 0.3))
     monitor.poll()
-    start, first, second, third = stream.getvalue().splitlines()
+    start, first, second, third = _lines(stream)
     assert start == "pretrain: training DeRPoF: 50 epochs or 0:30 of training, monitoring val_loss"
     # 5 + 9.5 = 14.5 s trained: 15.5 s of budget left plus at most one more epoch (10 s each)
     assert first.endswith("elapsed 0:10  left ~0:26 (time limit)")
@@ -144,12 +149,62 @@ def test_monitor_joins_lines_written_in_pieces_and_reports_stops(tmp_path: Path)
     monitor.poll()
     _write(path, {"event": "end", "label": "DeRPoF", "stopped_early": True, "time": 1010.0})
     monitor.poll()
-    assert stream.getvalue().splitlines() == [
+    assert _lines(stream) == [
         "training DeRPoF: 3 epochs, resumed after epoch 1, monitoring val_loss",
         "DeRPoF epoch 2/3  train_loss 0.25  val_loss 0.3 (best 0.3 @ 1)  val_ade 2  lr 0.001  9.5 s/epoch  "
         "elapsed 0:10  left ~0:10",
         "DeRPoF: stopped early after 2 of 3 epochs",
     ]
+
+
+def test_monitor_estimates_speed_and_run_time_once_from_the_first_epoch(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monitor = ProgressMonitor(path, stream, prefix="decoupled_3dpw: ", hint="--preset quick")
+    fit = {**FIT, "batch_size": 30, "unit": "people", "machine": "cpu: Test CPU, AVX2; 2 threads; fp32"}
+    _write(path, fit, {"event": "batch", "label": "DeRPoF", "epoch": 1, "batch": 1, "batches": 19, "time": 1000.5},
+           _epoch(1, 1010.0, 0.3), _epoch(2, 1020.0, 0.3))
+    monitor.poll()
+    estimates = [line for line in stream.getvalue().splitlines() if "for the whole fit" in line]
+    # 9.5 s for 19 batches of 30 people: 60 people/s; 3 epochs of 9.5 s
+    assert estimates == ["decoupled_3dpw: DeRPoF: 60 people/s, ~0:10 per epoch, ~0:28 for the whole fit (3 epochs) "
+                         "on cpu: Test CPU, AVX2; 2 threads; fp32"]
+    assert "note:" not in stream.getvalue()  # under an hour: no advice
+    assert stream.getvalue().splitlines()[1] == estimates[0]  # before the first epoch line
+
+
+def test_monitor_estimates_a_long_fit_from_its_batches_and_names_faster_settings(tmp_path: Path) -> None:
+    path, stream = tmp_path / "progress.jsonl", io.StringIO()
+    monitor = ProgressMonitor(path, stream, prefix="pretrain: ", hint=terminal.faster_hint("pretrain"))
+    fit = {**FIT, "label": "BiConvLSTMConcat", "epochs": 50, "batch_size": 16, "unit": "windows"}
+    batch = {"event": "batch", "label": "BiConvLSTMConcat", "epoch": 1, "batches": 63}
+    _write(path, fit, {**batch, "batch": 1, "time": 1000.0}, {**batch, "batch": 3, "time": 1010.0})
+    monitor.poll()
+    assert len(stream.getvalue().splitlines()) == 1  # 10 s measured: too soon to say
+    _write(path, {**batch, "batch": 6, "time": 1025.0}, {**batch, "batch": 9, "time": 1040.0})
+    monitor.poll()
+    start, estimate, note = stream.getvalue().splitlines()
+    # 5 s per batch of 16 windows: 3.2 windows/s; 63 batches: 5:15 per epoch; 50 epochs: 4:22:30
+    assert estimate == ("pretrain: BiConvLSTMConcat: 3.2 windows/s, ~5:15 per epoch of training steps, "
+                        "~4:22:30 for the whole fit (50 epochs)")
+    assert note.startswith("pretrain: note: this fit takes about 4.4 h here; for a run of minutes use "
+                           "workbench run pretrain --preset quick")
+    assert "Training goes on" in note
+
+
+def test_the_estimate_of_a_time_limited_fit_is_capped_by_the_limit(tmp_path: Path) -> None:
+    stream = io.StringIO()
+    monitor = ProgressMonitor(tmp_path / "none.jsonl", stream, hint="--preset quick")
+    monitor.show({**FIT, "epochs": 500, "time_limit_s": 600.0, "trained_s": 100.0})
+    monitor.show(_epoch(1, 1010.0, 0.3))
+    estimate = next(line for line in stream.getvalue().splitlines() if "for the whole fit" in line)
+    # 500 s of the limit left plus at most the epoch that passes it
+    assert "~8:30 for the whole fit (500 epochs or the time limit)" in estimate
+    assert "note:" not in stream.getvalue()
+
+
+def test_faster_hint_speaks_the_executors_language() -> None:
+    assert "-f parameters/pretrain/quick.yaml" in terminal.faster_hint("pretrain", "papermill")
+    assert "workbench run hand_forecasting --preset quick" in terminal.faster_hint("hand_forecasting")
 
 
 def test_monitor_in_a_log_says_how_far_a_long_epoch_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,19 +251,24 @@ def test_a_long_pass_reports_task_events(tmp_path: Path, monkeypatch: pytest.Mon
     assert len(_events(path)) == 9
 
 
-def test_monitor_in_a_log_shows_a_long_pass_start_progress_and_end(tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    path, stream = tmp_path / "progress.jsonl", io.StringIO()
-    monkeypatch.setattr(terminal, "LOG_BATCH_INTERVAL_S", 0.0)
-    task = {"event": "task", "label": "BiConvLSTMConcat on test", "total": 6353, "unit": "windows"}
-    _write(path, {**task, "done": 0, "finished": False, "time": 100.0},
-           {**task, "done": 2000, "finished": False, "time": 400.0},
-           {**task, "done": 6353, "finished": True, "time": 1053.0})
-    ProgressMonitor(path, stream).poll()
+def test_monitor_in_a_log_prints_one_line_per_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    monitor = ProgressMonitor(tmp_path / "progress.jsonl", stream, prefix="pretrain: ", live=False)
+    short = {"event": "task", "label": "Identity on test", "total": 96, "unit": "windows"}
+    for start in (100.0, 200.0):  # two short passes (under a second: only their first and last events)
+        monitor.show({**short, "done": 0, "finished": False, "time": start})
+        monitor.show({**short, "done": 96, "finished": True, "time": start + 0.4})
+    assert stream.getvalue().splitlines() == ["pretrain: Identity on test: 96 windows in 0:00"] * 2
+    stream.seek(0)
+    stream.truncate()
+    monkeypatch.setattr(terminal, "LOG_BATCH_INTERVAL_S", 0.0)  # a long pass: progress lines between
+    long = {"event": "task", "label": "BiConvLSTMConcat on test", "total": 6353, "unit": "windows"}
+    monitor.show({**long, "done": 0, "finished": False, "time": 100.0})
+    monitor.show({**long, "done": 2000, "finished": False, "time": 400.0})
+    monitor.show({**long, "done": 6353, "finished": True, "time": 1053.0})
     assert stream.getvalue().splitlines() == [
-        "BiConvLSTMConcat on test: 6,353 windows",
-        "BiConvLSTMConcat on test: 2,000/6,353 windows  elapsed 5:00  left ~10:53",
-        "BiConvLSTMConcat on test: 6,353 windows in 15:53",
+        "pretrain: BiConvLSTMConcat on test: 2,000/6,353 windows  elapsed 5:00  left ~10:53",
+        "pretrain: BiConvLSTMConcat on test: 6,353 windows in 15:53",
     ]
 
 

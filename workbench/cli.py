@@ -186,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     track.add_argument("--mlflow", metavar="URI", help="tracking URI, or a folder for a local SQLite store "
                        "(default $MLFLOW_TRACKING_URI)")
     track.set_defaults(func=cmd_track)
+    report = sub.add_parser("report", help="give a complete run made by papermill or JupyterLab its executed "
+                            "notebook and HTML report")
+    report.add_argument("run", metavar="RUN", help="a run folder, outputs/<study>/<time>_<model>")
+    report.add_argument("--notebook", metavar="PATH", help="the executed notebook (default: the one the run's "
+                        "status.json names, papermill's output path or the notebook JupyterLab ran)")
+    report.set_defaults(func=cmd_report)
     lb = sub.add_parser("leaderboard", help="one table per study of every completed run in outputs/")
     lb.add_argument("--outputs", metavar="DIR", help="folder to scan (default: outputs/ or $WORKBENCH_OUTPUTS)")
     lb.add_argument("--study", help="only this study")
@@ -194,6 +200,13 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--json", action="store_true", help="print the tables and skipped folders as JSON")
     lb.set_defaults(func=cmd_leaderboard)
     return parser
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from workbench.report import report_run
+
+    print(f"wrote {report_run(args.run, args.notebook)}")
+    return 0
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:

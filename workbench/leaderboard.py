@@ -8,7 +8,8 @@ studies (``outputs/data/`` with generated data, ``outputs/leaderboard/`` with ex
 
 Each study's table has the columns ``run`` (folder name), ``model``, the study's key parameters, its
 headline test metrics (units in the column names), ``wall time (s)`` (``wall_time_s`` from
-``status.json``, else the sum of ``epoch_time_s`` over ``history.csv``, else empty), ``date`` (the run's
+``status.json``, else the sum of ``epoch_time_s`` over ``history.csv``, else empty), ``device`` (where it
+ran: device, CPU model and instruction sets or GPU, threads, precision, torch version), ``date`` (the run's
 start, ``YYYY-mm-dd HH:MM:SS``) and ``report`` (the HTML report's path relative to the outputs folder,
 empty when absent). Rows are sorted best first on the study's headline metric, runs without it last,
 ties newest first; each study declares its columns and headline
@@ -30,6 +31,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from workbench.engine.machine import run_device
 from workbench.errors import ConfigError, DataFormatError, WorkbenchError
 from workbench.run_folders import write_text_atomic
 from workbench.settings import outputs_dir
@@ -205,7 +207,8 @@ def run_row(study: str, folder: Path, root: Path) -> Row:
     metrics = read_mapping(folder / "metrics.json", "json")
     report = folder / f"{study}.html"
     return {"run": folder.name, **study_columns()[study].row(config, metrics, folder / "metrics.json"),
-            "wall time (s)": wall_time_s(folder, status), "date": run_date(folder, status),
+            "wall time (s)": wall_time_s(folder, status), "device": run_device(metrics),
+            "date": run_date(folder, status),
             "report": report.relative_to(root).as_posix() if report.is_file() else ""}
 
 

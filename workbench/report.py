@@ -4,7 +4,8 @@
 (tqdm text and widget bars) is removed, the staging folder's path becomes the run folder's, and the
 cell tagged ``summary`` gets the run's summary. :func:`notebook_to_html` writes the report: the
 summary cell shows only its output, and an interactive widget that needs a live kernel is replaced
-by a note saying so.
+by a note saying so. :func:`report_run` gives a complete run made without them (papermill, JupyterLab:
+:mod:`workbench.notebook_run`) its executed notebook and report afterwards (``workbench report RUN``).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import nbformat
 from nbconvert import HTMLExporter
 from traitlets.config import Config
 
-from workbench.run_folders import write_text_atomic
-from workbench.summary import SUMMARY_TAG, Summary
+from workbench.errors import ConfigError
+from workbench.run_folders import read_status, write_text_atomic
+from workbench.summary import SUMMARY_TAG, Summary, build_summary
 
 TEMPLATE_DIR = Path(__file__).resolve().parent / "report_template"
 
@@ -120,3 +122,30 @@ def notebook_to_html(notebook_path: str | Path, html_path: str | Path) -> Path:
                             template_name=TEMPLATE_DIR.name)
     body, _ = exporter.from_notebook_node(notebook)
     return write_text_atomic(html_path, body)
+
+
+def report_run(folder: str | Path, notebook: str | Path | None = None) -> Path:
+    """Give the complete run ``folder`` its executed notebook ``<study>.ipynb`` (a cleaned copy of
+    ``notebook``, default the one its ``status.json`` names: papermill's output path or the notebook
+    JupyterLab ran) and its HTML report ``<study>.html``; returns the report's path. A run that has its
+    notebook already is re-reported from it. Raises :class:`~workbench.errors.ConfigError` for a run
+    that is not complete or when no executed notebook is known or found."""
+    folder = Path(folder)
+    status = read_status(folder)
+    study = str(status.get("study") or "")
+    if status.get("status") != "complete" or not study:
+        raise ConfigError(f"{folder}: not a complete run folder (status.json: {status.get('status', 'missing')})")
+    executed = folder / f"{study}.ipynb"
+    source = Path(notebook) if notebook else Path(status["notebook"]) if status.get("notebook") else executed
+    if not source.is_file():
+        hint = "" if notebook else "; name the executed notebook with --notebook PATH"
+        raise ConfigError(f"{folder}: no executed notebook to report ({source} not found{hint})")
+    try:
+        executed_notebook = nbformat.read(str(source), as_version=4)
+    except Exception as exc:  # nbformat raises several kinds for a file that is not a notebook
+        raise ConfigError(f"{source}: not a readable notebook ({exc})") from None
+    if source.resolve() != executed.resolve():
+        write_text_atomic(executed, nbformat.writes(executed_notebook))
+    summary = build_summary(folder, study, "complete", status.get("wall_time_s"), str(status.get("started", "")))
+    finish_notebook(executed, summary)
+    return notebook_to_html(executed, folder / f"{study}.html")

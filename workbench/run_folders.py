@@ -114,7 +114,9 @@ def release_run_name(final: Path) -> None:
 def staging_dir(final: Path) -> Path:
     """A hidden folder beside ``final`` where a run is written before it is renamed into place."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    folder = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".partial"))
+    folder.chmod(0o755)  # readable like its files (mkdtemp makes it owner-only)
+    return folder
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
@@ -131,3 +133,16 @@ def set_status(run_dir: Path, status: str, **details: Any) -> None:
     (keys in the given order: a resumed run must see its parameters, e.g. per-split sizes, as given)."""
     now = datetime.now().isoformat(timespec="seconds")
     write_json(run_dir / "status.json", {"status": status, "time": now, **details}, sort_keys=False)
+
+
+LEFTOVER_PATTERNS = ("*.prev.pt", ".*.lock", ".progress.jsonl", ".stop")
+"""Files a run needs only while it runs: the checkpoints' backups (``checkpoint.prev.pt``,
+``train_<stream>.prev.pt``), training locks, the progress file and the stop file."""
+
+
+def tidy_run_folder(folder: Path) -> list[Path]:
+    """Remove :data:`LEFTOVER_PATTERNS` from a run folder that is complete; return what was removed."""
+    removed = [path for pattern in LEFTOVER_PATTERNS for path in Path(folder).glob(pattern) if path.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed

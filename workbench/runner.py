@@ -53,13 +53,14 @@ from workbench.run_folders import (
     set_status,
     staging_dir,
     study_dir,
+    tidy_run_folder,
     write_yaml,
 )
 from workbench.settings import parameters_dir
 from workbench.studies import declared, get_study
 from workbench.studies.base import StudyConfig
 from workbench.summary import build_summary
-from workbench.terminal import ProgressMonitor
+from workbench.terminal import ProgressMonitor, faster_hint
 
 STUDIES = tuple(declared())
 """Every study, in the order ``workbench run all`` runs them (:func:`workbench.studies.declared`)."""
@@ -183,7 +184,8 @@ def _show_training(study: str, show: bool, path: Path) -> Iterator[None]:
     os.environ[PROGRESS_FILE_ENV] = str(path)
     try:
         if show:
-            with ProgressMonitor(path, sys.stderr, prefix=f"{study}: ", live=sys.stderr.isatty()):
+            with ProgressMonitor(path, sys.stderr, prefix=f"{study}: ", live=sys.stderr.isatty(),
+                                 hint=faster_hint(study)):
                 yield
         else:
             yield
@@ -205,6 +207,8 @@ def _finish(stage: Path, folder: Path, executed: Path, study: str, status: str, 
         values = yaml.safe_load(config.read_text(encoding="utf-8"))
         if isinstance(values, dict) and values.get("output_dir") == str(stage):
             write_yaml(config, {**values, "output_dir": str(folder)})
+    if status == "complete":
+        tidy_run_folder(stage)
     summary = build_summary(stage, study, status, wall_time_s, started, folder, error)
     finish_notebook(executed, summary, stage)
 

@@ -1,7 +1,8 @@
 """The summary every report opens with.
 
-A study notebook has one cell tagged ``summary`` near the top. Run by hand it shows a note; under
-``workbench run`` the runner replaces its output, once the run is over, with the summary of
+A study notebook has one cell tagged ``summary`` near the top. It shows a note until the run is over; then
+``workbench run`` replaces its output in the executed notebook, and a run kept by the kernel itself
+(papermill, JupyterLab: :mod:`workbench.notebook_run`) updates the note in place, with the summary of
 :func:`build_summary`: the study, the headline result against the baselines (one sentence and a
 small table), data source and size, model, device, wall time, start time and the run folder, read
 from the run's ``metrics.json``, ``config.yaml`` and ``status.json``. Numbers are rounded
@@ -20,8 +21,13 @@ from typing import Any
 
 import yaml
 
+from workbench.engine.machine import run_device
+
 SUMMARY_TAG = "summary"
 """The tag of the notebook cell that holds the summary."""
+
+SUMMARY_DISPLAY_ID = "workbench-run-summary"
+"""The display id of the placeholder, so that a run the kernel completes can put its summary there."""
 
 TITLES = {
     "decoupled_3dpw": "3DPW decoupled pose forecasting (DeRPoF)",
@@ -169,18 +175,17 @@ def _fact_row(label: str, value_html: str) -> str:
 
 
 def placeholder_html() -> str:
-    """What the summary cell shows before ``workbench run`` fills it in."""
-    return (f'<div class="workbench-summary" style="{BOX_STYLE}">Run summary: written here by '
-            "<code>workbench run</code> when the run completes (study, data, model, the headline result "
-            "against the baselines, device, wall time and run folder). Run interactively, the results are in "
-            "the tables below and in <code>metrics.json</code> of the output folder.</div>")
+    """What the summary cell shows until the run completes."""
+    return (f'<div class="workbench-summary" style="{BOX_STYLE}">Run summary: written here when the run '
+            "completes (study, data, model, the headline result against the baselines, device, wall time and "
+            "run folder). Until then the results are in the tables below as they are computed.</div>")
 
 
 def show_placeholder() -> None:
     """Display :func:`placeholder_html` (the summary cell's code)."""
     from IPython.display import HTML, display
 
-    display(HTML(placeholder_html()))
+    display(HTML(placeholder_html()), display_id=SUMMARY_DISPLAY_ID)
 
 
 def _split_unit(column: str) -> tuple[str, str]:
@@ -327,7 +332,7 @@ def build_summary(run_dir: str | Path, study: str, status: str, wall_time_s: flo
     train = metrics.get("train_time_s")
     train = sum(train.values()) if isinstance(train, dict) else train
     wall = duration(wall_time_s) + (f" (training {duration(train)})" if isinstance(train, int | float) else "")
-    facts += [("Device", str(metrics.get("device") or config.get("device") or "-")), ("Wall time", wall)]
+    facts += [("Device", run_device(metrics) or str(config.get("device") or "-")), ("Wall time", wall)]
     if started:
         facts.append(("Started", started.replace("T", " ")))
     facts.append(("Run folder", str(folder)))

@@ -8,7 +8,13 @@ remaining time. On a terminal a
 transient bar also shows the batches of the current epoch; in a batch log (not a terminal), when
 :data:`LOG_BATCH_INTERVAL_S` seconds pass without a line, a line says how far the epoch has come.
 Long passes outside a fit (``task`` events: a test split's predictions) get a bar on a terminal, and
-in a batch log a line when they start, every :data:`LOG_BATCH_INTERVAL_S` seconds and when they end.
+in a batch log a line every :data:`LOG_BATCH_INTERVAL_S` seconds without a line and one when they end (a
+short pass: that one line).
+
+Once per fit, within its first :data:`ESTIMATE_AFTER_S` seconds of training (or at its first epoch's end),
+a line gives the measured speed (windows or clips per second), the estimated epoch time and the estimated
+time of the whole fit on the machine named; a fit estimated over :data:`LONG_RUN_S` also says so and
+names the settings that finish in minutes (:func:`faster_hint`), and goes on.
 """
 
 from __future__ import annotations
@@ -26,6 +32,22 @@ POLL_INTERVAL_S = 0.25
 
 LOG_BATCH_INTERVAL_S = 30.0
 """The least time between two in-epoch lines in a batch log (seconds)."""
+
+ESTIMATE_AFTER_S = 20.0
+"""A fit's speed and time estimate is shown once this much of its training has been measured (seconds),
+or at the end of its first epoch when that comes sooner."""
+
+LONG_RUN_S = 3600.0
+"""A fit estimated to take longer than this (seconds) says so and names faster settings."""
+
+
+def faster_hint(study: str, executor: str = "workbench") -> str:
+    """The settings that make ``study`` finish in minutes, in the words of ``executor``: ``workbench``
+    (``--preset quick``) or ``papermill`` (``-f parameters/<study>/quick.yaml``)."""
+    if executor == "papermill":
+        return (f"papermill ... -f parameters/{study}/quick.yaml (minutes) or -f parameters/{study}/ci.yaml "
+                f"(seconds), or fewer epochs (-p epochs N)")
+    return f"workbench run {study} --preset quick (minutes) or --preset ci (seconds), or fewer epochs (-p epochs N)"
 
 def clock(seconds: float) -> str:
     """``h:mm:ss`` (``m:ss`` under an hour) of a non-negative duration; ``?`` when unknown."""
@@ -66,7 +88,54 @@ class FitState:
         self.started = float(event.get("time", time.time()))
         self.time_limit_s = float(event.get("time_limit_s") or 0.0)
         self.trained_s = float(event.get("trained_s") or 0.0)
+        self.batch_size = int(event.get("batch_size") or 0)
+        self.unit = str(event.get("unit") or "samples")
+        self.machine = str(event.get("machine") or "")
         self.done = 0
+        self.first_batch: tuple[float, int, int] | None = None
+        self.batches = 0
+        self.estimated = False
+
+    def estimate_lines(self, prefix: str, hint: str, event: dict[str, Any]) -> list[str]:
+        """Once per fit: the measured speed, the estimated epoch time and the estimated time of the whole
+        fit, from a ``batch`` event :data:`ESTIMATE_AFTER_S` after the first one (training steps only) or
+        from the first ``epoch`` event (its whole time); over :data:`LONG_RUN_S`, a second line naming
+        ``hint``. Empty before that and after the first estimate."""
+        if self.estimated:
+            return []
+        now = float(event.get("time", time.time()))
+        if event.get("event") == "batch":
+            epoch, batch = int(event.get("epoch", 0)), int(event.get("batch", 0))
+            self.batches = int(event.get("batches", 0))
+            if self.first_batch is None or self.first_batch[1] != epoch:
+                self.first_batch = (now, epoch, batch)
+                return []
+            first_time, _, first = self.first_batch
+            if batch <= first or now - first_time < ESTIMATE_AFTER_S:
+                return []
+            per_batch = (now - first_time) / (batch - first)
+            epoch_s, what = per_batch * self.batches, "per epoch of training steps"
+        else:
+            epoch_s, what = float(event.get("row", {}).get("epoch_time_s") or math.nan), "per epoch"
+            per_batch = epoch_s / self.batches if self.batches else math.nan
+        if not math.isfinite(epoch_s):
+            return []
+        self.estimated = True
+        remaining = max(self.epochs - self.start_epoch - (self.done if event.get("event") == "batch" else 0), 0)
+        run_s = epoch_s * remaining
+        if self.time_limit_s:
+            # training stops after the epoch that passes the limit
+            run_s = min(run_s, max(self.time_limit_s - self.trained_s, 0.0) + epoch_s)
+        speed = ""
+        if self.batch_size and math.isfinite(per_batch) and per_batch > 0:
+            speed = f"{self.batch_size / per_batch:.3g} {self.unit}/s, "
+        where = f" on {self.machine}" if self.machine else ""
+        lines = [f"{prefix}{self.label}: {speed}~{clock(epoch_s)} {what}, ~{clock(run_s)} for the whole fit "
+                 f"({remaining} epochs{' or the time limit' if self.time_limit_s else ''}){where}"]
+        if run_s > LONG_RUN_S and hint:
+            lines.append(f"{prefix}note: this fit takes about {run_s / 3600:.1f} h here; for a run of minutes use "
+                         f"{hint}. Training goes on (Ctrl-C stops it with its state saved).")
+        return lines
 
     def start_line(self, prefix: str) -> str:
         """The line announcing the fit."""
@@ -115,13 +184,18 @@ class FitState:
 class ProgressMonitor:
     """Follows ``path`` while the notebook runs (a context manager) and writes what it reads to
     ``stream``: lines for fits and epochs, and, when ``live`` (a terminal), a transient bar over the
-    batches of the current epoch."""
+    batches of the current epoch. ``hint`` names faster settings for a long fit; ``line_start`` goes
+    before each line (papermill draws its own cell bar on the same terminal: a line must not start
+    in the middle of it)."""
 
-    def __init__(self, path: str | Path, stream: TextIO, prefix: str = "", live: bool = False) -> None:
+    def __init__(self, path: str | Path, stream: TextIO, prefix: str = "", live: bool = False, hint: str = "",
+                 line_start: str = "") -> None:
         self.path = Path(path)
         self.stream = stream
         self.prefix = prefix
         self.live = live
+        self.hint = hint
+        self.line_start = line_start
         self.fit: FitState | None = None
         self._offset = 0
         self._partial = ""
@@ -176,9 +250,13 @@ class ProgressMonitor:
         elif self.fit is None:
             return
         elif kind == "batch":
+            for line in self.fit.estimate_lines(self.prefix, self.hint, event):
+                self._write(line)
             self._batch(event)
         elif kind == "epoch":
             self._close_bar()
+            for line in self.fit.estimate_lines(self.prefix, self.hint, event):
+                self._write(line)
             self._write(self.fit.epoch_line(self.prefix, event))
         elif kind == "end":
             self._close_bar()
@@ -199,8 +277,6 @@ class ProgressMonitor:
         if self._task_started is None or done == 0:
             self._close_bar()
             self._task_started = now
-            if not self.live:
-                self._write(f"{self.prefix}{label}: {total:,} {unit}")
         elapsed = now - self._task_started
         if event.get("finished"):
             self._close_bar()
@@ -234,4 +310,4 @@ class ProgressMonitor:
 
             tqdm.write(line, file=self.stream)
         else:
-            print(line, file=self.stream, flush=True)
+            print(self.line_start + line, file=self.stream, flush=True)

@@ -33,9 +33,11 @@ class Progress:
     """Progress of one ``Trainer.fit``: reports nothing (progress off). Subclasses show or record it."""
 
     def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
-              trained_s: float = 0.0) -> None:
+              trained_s: float = 0.0, batch_size: int = 0, unit: str = "", machine: str = "") -> None:
         """A fit of ``epochs`` epochs begins at 0-based epoch ``start_epoch`` (above 0 when resumed); with a
-        ``time_limit_s`` on training time, of which ``trained_s`` was spent before a resume."""
+        ``time_limit_s`` on training time, of which ``trained_s`` was spent before a resume; ``batch_size``
+        samples (named ``unit``: windows, clips) a step, on ``machine`` (a line of
+        :func:`~workbench.engine.machine.machine_text`), for the speed and time estimates."""
 
     def batch(self, epoch: int, done: int, total: int) -> None:
         """``done`` of ``total`` batches of 1-based ``epoch`` are trained."""
@@ -64,10 +66,10 @@ class FileProgress(Progress):
             handle.write(json.dumps({"event": event, "label": self.label, "time": time.time(), **fields}) + "\n")
 
     def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
-              trained_s: float = 0.0) -> None:
+              trained_s: float = 0.0, batch_size: int = 0, unit: str = "", machine: str = "") -> None:
         self.label = label
         self._write("fit", epochs=epochs, start_epoch=start_epoch, monitor=monitor, time_limit_s=time_limit_s,
-                    trained_s=trained_s)
+                    trained_s=trained_s, batch_size=batch_size, unit=unit, machine=machine)
 
     def batch(self, epoch: int, done: int, total: int) -> None:
         now = time.monotonic()
@@ -92,7 +94,7 @@ class BarProgress(Progress):
         self.inner: Any = None
 
     def start(self, label: str, epochs: int, start_epoch: int, monitor: str, time_limit_s: float = 0.0,
-              trained_s: float = 0.0) -> None:
+              trained_s: float = 0.0, batch_size: int = 0, unit: str = "", machine: str = "") -> None:
         from tqdm.auto import tqdm
 
         self.monitor = monitor

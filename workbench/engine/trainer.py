@@ -44,6 +44,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from workbench.engine import distributed
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
+from workbench.engine.machine import machine_record, machine_text
 from workbench.engine.precision import PRECISIONS, autocast, resolve_precision
 from workbench.engine.progress import Progress, open_progress
 from workbench.engine.runtime import resolve_device, rng_state, seed_everything, set_rng_state
@@ -66,7 +67,8 @@ class TrainConfig:
     early stopping after ``early_stopping_patience`` epochs without improvement of
     ``monitor`` (0 turns it off); ``grad_clip`` max gradient norm (0 turns it off);
     ``progress_label`` names the fit in progress reports (default: the model class, and the
-    checkpoint file unless it is ``checkpoint.pt``); ``precision``: ``fp32`` | ``bf16`` | ``auto``
+    checkpoint file unless it is ``checkpoint.pt``), ``sample_unit`` what a sample is called in
+    its speed (``windows``, ``clips``); ``precision``: ``fp32`` | ``bf16`` | ``auto``
     (:mod:`workbench.engine.precision`; applies to the loss function and ``evaluate_fn``);
     ``samples_per_epoch`` > 0 makes an epoch that many samples drawn afresh each epoch (without
     repetition while the data lasts) instead of one pass over the data; ``max_time_s`` > 0 stops
@@ -97,6 +99,7 @@ class TrainConfig:
     resume: bool = False
     progress: bool = True
     progress_label: str = ""
+    sample_unit: str = "samples"
     precision: str = "fp32"
     samples_per_epoch: int = 0
     max_time_s: float = 0.0
@@ -428,7 +431,9 @@ class Trainer:
         self._progress = open_progress(self.config.progress and self.world.is_main)
         try:
             self._progress.start(self.progress_label(), self.config.epochs, self.start_epoch, self.config.monitor,
-                                 self.config.max_time_s, sum(r.get("epoch_time_s", 0.0) for r in self.history))
+                                 self.config.max_time_s, sum(r.get("epoch_time_s", 0.0) for r in self.history),
+                                 batch_size=self.config.batch_size, unit=self.config.sample_unit,
+                                 machine=machine_text(machine_record(str(self.device), self.precision)))
             for epoch in range(self.start_epoch, self.config.epochs):
                 if self.stopped_early:
                     break

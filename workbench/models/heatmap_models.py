@@ -48,7 +48,8 @@ class HeatmapDenoiser(nn.Module):
         and ``annotated`` (B, K)."""
         out = self(x)
         target = render(keypoints, visible, size=out.shape[-1])
-        return masked_heatmap_mse(out.float(), target, annotated), out
+        # the loss in the targets' dtype: fp32 for bf16 (autocast) outputs, float64 for float64 keypoints
+        return masked_heatmap_mse(out.to(target.dtype), target, annotated), out
 
 
 class Identity(HeatmapDenoiser):

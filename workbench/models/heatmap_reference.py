@@ -70,8 +70,9 @@ class ReferenceBiConvLSTM(HeatmapDenoiser):
         super().__init__()
         self.mode = "s" if isinstance(fast, BiConvLSTMSum) else "c"
         channels, size = fast.forward_lstm.bias.shape[1], fast.forward_lstm.bias.shape[2]
-        self.forward_lstm = ReferenceConvLSTM(channels, size)
-        self.backward_lstm = ReferenceConvLSTM(channels, size)
+        dtype = fast.forward_lstm.bias.dtype  # a float64 model gets a float64 reference
+        self.forward_lstm = ReferenceConvLSTM(channels, size).to(dtype)
+        self.backward_lstm = ReferenceConvLSTM(channels, size).to(dtype)
         self.forward_lstm.copy_from(fast.forward_lstm)
         self.backward_lstm.copy_from(fast.backward_lstm)
         if self.mode == "s":

@@ -15,8 +15,10 @@ Windows: 30 consecutive 15 Hz frames (16 observed + 14 future) starting at frame
 ... of each trial. People: a SoMoF scene holds two; the n windows of a split, ordered by trial and start,
 are paired k with k + n // 2 (n // 2 scenes; with n odd the last window is left out), so the two people of a
 scene come from different trials unless one trial holds more than half of the split's windows. They are
-unrelated recordings, each at its own trial's world position. Splits: the trials named in ``holdout``
-(default the last trial of each subject, 01_14, 02_10 and 03_04) form ``valid``, the others ``train``.
+unrelated recordings, each at its own trial's world position. Splits: the held-out trials form ``valid``,
+the others ``train``. By default those are the last trial of each subject (01_14, 02_10 and 03_04) that the
+source holds, so one subject's folder holds out its own last trial and a folder without any of them holds
+out none; trials named explicitly (``holdout``) must all be in the source (:func:`holdout_trials`).
 
 Command line: ``workbench convert cmu SOURCE OUT [--stride N] [--holdout 01_14,02_10,03_04]``.
 """
@@ -53,6 +55,7 @@ SOMOF_FPS = 15
 WINDOW = OBS_FRAMES + PRED_FRAMES
 DEFAULT_STRIDE = 5
 DEFAULT_HOLDOUT = ("01_14", "02_10", "03_04")
+"""The default held-out trials: the last of each shared subject (those a source lacks are left out)."""
 
 
 def default_source() -> Path:
@@ -167,17 +170,30 @@ def pair_people(poses: np.ndarray) -> np.ndarray:
     return np.stack([flat[:half], flat[half:2 * half]], axis=1)
 
 
-def write_somof(source: str | Path, out: str | Path, stride: int = DEFAULT_STRIDE,
-                holdout: Iterable[str] = DEFAULT_HOLDOUT) -> dict[str, int]:
-    """Write the windows of ``source`` to ``out`` in the SoMoF layout: ``3dpw_train_{in,out}.json`` from
-    every trial not in ``holdout``, ``3dpw_valid_{in,out}.json`` from those in it (when they give a scene;
-    otherwise valid files of an earlier conversion in ``out`` are removed). Returns the number of scenes per
-    split written. Raises :class:`ConfigError` for a held-out name that
-    is no trial of ``source`` and :class:`DataFormatError` when train gets no scene."""
-    holdout = set(holdout)
-    unknown = sorted(holdout - {trial.stem for _, trial in find_trials(source)})
+def holdout_trials(source: str | Path, holdout: Iterable[str] | None = None) -> list[str]:
+    """The trials of ``source`` a conversion holds out, sorted: with ``holdout`` None those of
+    :data:`DEFAULT_HOLDOUT` that ``source`` holds (none when it holds none of them), else the named trials
+    (empty: none). Raises :class:`ConfigError` naming ``source`` and the trials when a named one is not in
+    it, and :class:`DataFormatError` when ``source`` holds no trial (:func:`find_trials`)."""
+    present = {trial.stem for _, trial in find_trials(source)}
+    if holdout is None:
+        return sorted(present.intersection(DEFAULT_HOLDOUT))
+    named = set(holdout)
+    unknown = sorted(named - present)
     if unknown:
         raise ConfigError(f"holdout names trial(s) {', '.join(unknown)}, which {source} does not hold")
+    return sorted(named)
+
+
+def write_somof(source: str | Path, out: str | Path, stride: int = DEFAULT_STRIDE,
+                holdout: Iterable[str] | None = None) -> dict[str, int]:
+    """Write the windows of ``source`` to ``out`` in the SoMoF layout: ``3dpw_train_{in,out}.json`` from
+    every trial not held out, ``3dpw_valid_{in,out}.json`` from the held-out ones (:func:`holdout_trials`:
+    by default those of :data:`DEFAULT_HOLDOUT` in ``source``; when they give a scene, otherwise valid files
+    of an earlier conversion in ``out`` are removed). Returns the number of scenes per split written. Raises
+    :class:`ConfigError` for a name in ``holdout`` that is no trial of ``source`` and
+    :class:`DataFormatError` when train gets no scene."""
+    holdout = set(holdout_trials(source, holdout))
     windows = cmu_windows(source, stride)
     splits = {"train": sorted(set(windows.trials) - holdout), "valid": sorted(holdout)}
     written: dict[str, int] = {}
@@ -198,15 +214,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``workbench convert cmu``."""
     parser.add_argument("--stride", type=int, default=DEFAULT_STRIDE,
                         help=f"cmu: 15 Hz frames between window starts (default {DEFAULT_STRIDE})")
-    parser.add_argument("--holdout", default=",".join(DEFAULT_HOLDOUT), metavar="TRIALS",
-                        help="cmu: comma-separated trials written as the valid split ('' for none; "
-                             f"default {','.join(DEFAULT_HOLDOUT)})")
+    parser.add_argument("--holdout", default=None, metavar="TRIALS",
+                        help="cmu: comma-separated trials written as the valid split, each one in SOURCE ('' for "
+                             f"none; default those of {','.join(DEFAULT_HOLDOUT)} that SOURCE holds)")
 
 
 def run(args: argparse.Namespace) -> int:
-    """``workbench convert cmu SOURCE OUT``: write the SoMoF splits and print their scene counts."""
-    holdout = [name.strip() for name in args.holdout.split(",") if name.strip()]
+    """``workbench convert cmu SOURCE OUT``: write the SoMoF splits and print their scene counts and the
+    held-out trials (by default those of :data:`DEFAULT_HOLDOUT` in SOURCE, and the ones it lacks)."""
+    named = None if args.holdout is None else [name.strip() for name in args.holdout.split(",") if name.strip()]
+    holdout = holdout_trials(args.source, named)
     written = write_somof(args.source, args.out, args.stride, holdout)
     sizes = ", ".join(f"{split} {n}" for split, n in written.items())
     print(f"wrote SoMoF scenes of two people, 15 Hz ({sizes}) to {args.out}")
+    note = ""
+    if named is None:
+        lacking = [name for name in DEFAULT_HOLDOUT if name not in holdout]
+        note = f" (the default; {args.source} lacks {', '.join(lacking)})" if lacking else " (the default)"
+    print(f"held out as valid: {', '.join(holdout) or 'no trial'}{note}")
     return 0

@@ -26,13 +26,15 @@ from workbench.data.generators import synthetic_3dpw
 from workbench.data.layouts.skeleton_3dpw import COORDS_PER_FRAME, OBS_FRAMES, PRED_FRAMES
 from workbench.data.transforms import forecast_sources, pose3d_transforms
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, previous_path, save_atomic
+from workbench.engine.machine import machine_record
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError
 from workbench.models.derpof import load_published_weights
 from workbench.models.pose_baselines import fit_decay
 from workbench.models.registry import build_model, parameter_counts, study_models
-from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
+from workbench.notebook_run import open_run
+from workbench.run_folders import write_history_csv, write_json, write_yaml
 from workbench.settings import resolve_data_path, shared_data_dir
 from workbench.studies.base import StudyConfig
 
@@ -268,7 +270,8 @@ def train(model: torch.nn.Module, data: dict[str, somof.SomofSplit], cfg: Config
     people_per_batch = cfg.batch_size * (data[cfg.train_split].inputs.shape[1] if cfg.train_split in data else 2)
     train_cfg = cfg.engine_options(
         batch_size=people_per_batch, optimizer="adamw" if cfg.weight_decay else "adam", monitor="val_vim_avg",
-        restore_best=cfg.select_best and has_val, checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
+        restore_best=cfg.select_best and has_val, checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+        sample_unit="people")
     draws = torch.Generator().manual_seed(cfg.seed)
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, dict]:
@@ -353,8 +356,9 @@ def poses_for_viewer(model: torch.nn.Module, split: somof.SomofSplit, cfg: Confi
 
 
 def output_dir(cfg: Config) -> Path:
-    """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/decoupled_3dpw/<time>_<model>``."""
-    return run_folder(STUDY, cfg.model, cfg.output_dir)
+    """Where this run writes its files: ``cfg.output_dir`` (``workbench run``'s staging folder), else the
+    staging folder of a run the notebook kernel keeps (:func:`workbench.notebook_run.open_run`)."""
+    return open_run(STUDY, cfg)
 
 
 def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], table: pd.DataFrame,
@@ -366,7 +370,9 @@ def save_results(folder: Path, cfg: Config, data: dict[str, somof.SomofSplit], t
     name and sizes, replacing the training state) and ``predictions_<split>.json`` (SoMoF submission
     layout) for evaluation splits without ground truth."""
     results: dict[str, Any] = {"study": STUDY, "model": cfg.model, "parameters": parameter_counts(model)["total"],
-                               "device": str(resolve_device(cfg.device)), "training": training or {}, "splits": {}}
+                               "device": str(resolve_device(cfg.device)),
+                               "machine": machine_record(cfg.device, cfg.precision), "training": training or {},
+                               "splits": {}}
     for _, row in table.iterrows():
         results["splits"].setdefault(row["split"], {})[row["model"]] = {
             k: (int(v) if k == "people" else float(v)) for k, v in row.items() if k not in ("split", "model")

@@ -28,12 +28,14 @@ from workbench import metrics
 from workbench.data.formats import qub_pheo
 from workbench.data.generators import synthetic_hands
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.machine import machine_record
 from workbench.engine.runtime import resolve_device, seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models.hand_forecasters import build_hand_model, load_published_weights
 from workbench.models.registry import build_model, parameter_counts
-from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
+from workbench.notebook_run import open_run
+from workbench.run_folders import write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
 from workbench.studies.hand_forecasting.report import write_results_markdown
@@ -308,7 +310,8 @@ def train(model: torch.nn.Module, data: HandData, cfg: Config, modalities: Seque
     train_cfg = cfg.engine_options(
         epochs=epochs, optimizer="adamw", scheduler="cosine",
         early_stopping_patience=cfg.early_stopping_patience if evaluate_fn else 0, restore_best=evaluate_fn is not None,
-        monitor="val_loss", checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress_label=label)
+        monitor="val_loss", checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress_label=label,
+        sample_unit="windows")
 
     def loss_fn(net: torch.nn.Module, batch: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, dict]:
         obs, fut, msk = batch
@@ -420,8 +423,9 @@ def hands_for_viewer(model: torch.nn.Module, data: HandData, cfg: Config, split:
 
 
 def output_dir(cfg: Config) -> Path:
-    """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/hand_forecasting/<time>_<arch>``."""
-    return run_folder(STUDY, cfg.model, cfg.output_dir)
+    """Where this run writes its files: ``cfg.output_dir`` (``workbench run``'s staging folder), else the
+    staging folder of a run the notebook kernel keeps (:func:`workbench.notebook_run.open_run`)."""
+    return open_run(STUDY, cfg)
 
 
 def save_results(folder: Path, cfg: Config, table: pd.DataFrame, history: list[dict], model: torch.nn.Module,
@@ -432,7 +436,8 @@ def save_results(folder: Path, cfg: Config, table: pd.DataFrame, history: list[d
     counts = parameter_counts(model)
     results: dict[str, Any] = {"study": STUDY, "model": cfg.model, "arch": cfg.model, "parameters": counts["total"],
                                "inputs": modality_label(cfg.modalities), "masked": cfg.mask,
-                               "device": str(resolve_device(cfg.device)), "units": "u (half image size)",
+                               "device": str(resolve_device(cfg.device)),
+                               "machine": machine_record(cfg.device, cfg.precision), "units": "u (half image size)",
                                "splits": {}}
     for _, row in table.iterrows():
         results["splits"].setdefault(row["split"], {})[row["model"]] = {

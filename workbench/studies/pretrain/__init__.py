@@ -30,6 +30,7 @@ from workbench.data.layouts.keypoints25 import GROUPS, HIPS, NAMES, SHOULDERS, P
 from workbench.data.transforms import heatmaps
 from workbench.data.transforms.heatmap_windows import SPLITS, WindowSet, make_windows, split_indices
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.machine import machine_record
 from workbench.engine.precision import autocast, resolve_precision
 from workbench.engine.progress import task_progress
 from workbench.engine.runtime import resolve_device, seed_everything
@@ -37,7 +38,8 @@ from workbench.engine.trainer import TrainConfig, Trainer
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
 from workbench.models import heatmap_models
 from workbench.models.registry import build_model, parameter_counts
-from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
+from workbench.notebook_run import open_run
+from workbench.run_folders import write_history_csv, write_json, write_yaml
 from workbench.settings import shared_data_dir
 from workbench.studies.base import StudyConfig
 from workbench.studies.pretrain.sweep import (
@@ -317,7 +319,7 @@ def train_config(cfg: Config, checkpoint_path: str | Path | None = None, label: 
     return cfg.engine_options(
         optimizer="adam", betas=(0.9, 0.999), scheduler="plateau", plateau_monitor="val_loss", monitor="val_loss",
         restore_best=True, checkpoint_path=str(checkpoint_path) if checkpoint_path else None, progress_label=label,
-        samples_per_epoch=int(cfg.train_windows), max_time_s=60.0 * float(cfg.time_limit_min))
+        samples_per_epoch=int(cfg.train_windows), max_time_s=60.0 * float(cfg.time_limit_min), sample_unit="windows")
 
 
 def train(model: torch.nn.Module, data: StudyData, cfg: Config, checkpoint_path: str | Path | None = None,
@@ -416,8 +418,9 @@ def viewer_frames(model: torch.nn.Module, windows: WindowSet, cfg: Config, count
 
 
 def output_dir(cfg: Config) -> Path:
-    """Where this run writes its files: ``cfg.output_dir`` or a new ``outputs/pretrain/<time>_<model>``."""
-    return run_folder(STUDY, cfg.model, cfg.output_dir)
+    """Where this run writes its files: ``cfg.output_dir`` (``workbench run``'s staging folder), else the
+    staging folder of a run the notebook kernel keeps (:func:`workbench.notebook_run.open_run`)."""
+    return open_run(STUDY, cfg)
 
 
 def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, dict[str, Any]],
@@ -431,6 +434,7 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         "precision": resolve_precision(cfg.precision, resolve_device(cfg.device)), "seed": int(cfg.seed),
         "data_options": {k: v for k, v in asdict(cfg).items() if k in SAME_DATA},
         "parameters": parameter_counts(model)["total"], "device": str(resolve_device(cfg.device)),
+        "machine": machine_record(cfg.device, cfg.precision),
         "data": {k: v for k, v in data.info.items() if k != "skipped"},
         "skipped_files": [{"file": f, "problem": p} for f, p in data.info.get("skipped", [])],
         "test": {name: {k: r[k] for k in ("pck", "threshold_px", "n_keypoints", "loss")}

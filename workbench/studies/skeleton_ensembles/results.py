@@ -11,19 +11,22 @@ import pandas as pd
 import torch
 
 from workbench.engine.checkpoint import load_state_dict_checked, load_torch_file, save_atomic
+from workbench.engine.machine import machine_record
 from workbench.engine.runtime import resolve_device
 from workbench.errors import CheckpointError
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.models.registry import build_model, parameter_counts
-from workbench.run_folders import run_folder, write_history_csv, write_json, write_yaml
+from workbench.notebook_run import open_run
+from workbench.run_folders import write_history_csv, write_json, write_yaml
 from workbench.studies.skeleton_ensembles.config import CHECKPOINT_FORMAT, STUDY, Config
 from workbench.studies.skeleton_ensembles.data import SkeletonData
 from workbench.studies.skeleton_ensembles.training import StreamResult, make_model
 
 
 def output_dir(cfg: Config) -> Path:
-    """``cfg.output_dir`` or a new ``outputs/skeleton_ensembles/<time>_<model>``."""
-    return run_folder(STUDY, cfg.model, cfg.output_dir)
+    """Where this run writes its files: ``cfg.output_dir`` (``workbench run``'s staging folder), else the
+    staging folder of a run the notebook kernel keeps (:func:`workbench.notebook_run.open_run`)."""
+    return open_run(STUDY, cfg)
 
 
 def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[str, StreamResult],
@@ -38,6 +41,7 @@ def save_results(folder: Path, cfg: Config, data: SkeletonData, results: dict[st
     summary: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "dataset": cfg.dataset, "source": data.source,
         "layout": data.layout.name, "classes": data.class_names, "device": str(resolve_device(cfg.device)),
+        "machine": machine_record(cfg.device, cfg.precision),
         "clips": {role: len(s.names) for role, s in data.sets.items()}, "scores": "softmax probabilities",
         "rows": table.to_dict(orient="records"), "searched_weights": searched,
         "train_time_s": {s: float(sum(row["epoch_time_s"] for row in r.history)) for s, r in results.items()},

@@ -93,7 +93,8 @@ def train_stream(cfg: Config, data: SkeletonData, stream: str,
         return {"val_loss": float(loss), "val_top1": metrics.top_k_accuracy(scores, val.labels, 1)}
 
     train_cfg = cfg.engine_options(nesterov=True, momentum=0.9, scheduler="cosine",
-                                   checkpoint_path=str(checkpoint_path) if checkpoint_path else None)
+                                   checkpoint_path=str(checkpoint_path) if checkpoint_path else None,
+                                   sample_unit="clips")
     trainer = Trainer(model, train_cfg, loss_fn, evaluate_fn, model_config=model.config_dict())
     history = trainer.fit(TensorDataset(train.clips.transpose(0, 1), train.labels))
     return model, [{"stream": stream, **row} for row in history]

@@ -192,6 +192,23 @@ def _scrubber(page: Page) -> tuple[Locator, Locator, Locator]:
     return handle, label, view
 
 
+def _assert_one_complete_run(lab: Lab) -> None:
+    """Run All made one complete run folder, as papermill and ``workbench run`` do, whose summary is in the
+    saved notebook and whose report ``workbench report`` makes from it."""
+    from workbench.report import report_run
+
+    study_outputs = lab.root.parent / "outputs" / STUDY
+    runs = [p for p in study_outputs.iterdir() if not p.name.startswith(".")]
+    assert len(runs) == 1 and not list(study_outputs.glob(".*")), sorted(study_outputs.iterdir())
+    status = json.loads((runs[0] / "status.json").read_text())
+    assert (status["status"], status["executor"]) == ("complete", "jupyter")
+    assert Path(status["notebook"]).resolve() == (lab.root / f"{STUDY}.ipynb").resolve()
+    saved = json.loads((lab.root / f"{STUDY}.ipynb").read_text())
+    summary = next(c for c in saved["cells"] if "summary" in c["metadata"].get("tags", []))
+    assert "(complete)" in "".join(summary["outputs"][0]["data"]["text/plain"])
+    assert "Run summary" in report_run(runs[0]).read_text()
+
+
 def test_notebook_runs_in_jupyterlab_and_the_scrubber_moves_the_3d_view(lab: Lab) -> None:
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -217,5 +234,6 @@ def test_notebook_runs_in_jupyterlab_and_the_scrubber_moves_the_3d_view(lab: Lab
         page.screenshot(path=shots / f"jupyterlab_{STUDY}.png")
         page.close()
     assert not error_outputs(lab.root / f"{STUDY}.ipynb")
+    _assert_one_complete_run(lab)
     assert not log.errors, log.errors
     assert not log.blocked, f"requests to the network: {log.blocked}"

@@ -50,6 +50,8 @@ SKELETON_ROWS = [
     {"fusion": "val-searched", "model": "2-stream (j+jm)", "streams": 2, "top-1 (%)": 87.0},
 ]
 COMPLETE = {"status": "complete"}
+MACHINE = {"device": "cpu", "name": "AMD EPYC (family 26, model 2)", "instruction_sets": ["AVX2", "AVX-512",
+           "AVX512-BF16"], "threads": 2, "precision": "bf16", "torch": "2.13.0+cpu"}
 SKIPPED = {
     "20260104-100000_derpof": "status 'running'",
     ".20260105-100000_derpof.k2j4.partial": "staging folder, status 'running'",
@@ -71,7 +73,8 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
          {"model": "derpof", "batch_size": 60, "hidden": 64, "data_dir": ""},
          history="epoch,epoch_time_s\n1,9.0\n")
     _run(root, study, "20260102-100000_zero_velocity", COMPLETE,
-         _3dpw("zero_velocity", {"test": {"zero_velocity": _errors(97.2, 0.17)}}, epochs=0),
+         {**_3dpw("zero_velocity", {"test": {"zero_velocity": _errors(97.2, 0.17)}}, epochs=0), "device": "cpu",
+          "machine": MACHINE},
          {"model": "zero_velocity", "data_dir": "/data/somof/3dpw"}, history="epoch,epoch_time_s\n1,1.5\n2,2.5\n")
     _run(root, study, "20260103-100000_derpof", COMPLETE, _3dpw("derpof", {"valid": {"derpof": _errors(150.0, 0.3)}}),
          {"model": "derpof"}, report=False)
@@ -107,8 +110,11 @@ def test_tables_hold_exactly_the_complete_runs_best_first(root: Path) -> None:
     assert list(table["date"]) == ["2026-01-02 10:00:00", "2026-01-01 09:59:00", "2026-01-03 10:00:00"]
     assert list(table["report"]) == ["decoupled_3dpw/20260102-100000_zero_velocity/decoupled_3dpw.html",
                                      "decoupled_3dpw/20260101-100000_derpof/decoupled_3dpw.html", ""]
-    assert list(table.columns[:2]) == ["run", "model"] and list(table.columns[-3:]) == ["wall time (s)", "date",
-                                                                                        "report"]
+    assert list(table.columns[:2]) == ["run", "model"]
+    assert list(table.columns[-4:]) == ["wall time (s)", "device", "date", "report"]
+    # where each ran: the machine record, else the plain device of older runs, else nothing
+    assert list(table["device"]) == ["cpu: AMD EPYC (family 26, model 2), AVX2/AVX-512/AVX512-BF16; 2 threads; "
+                                     "bf16; torch 2.13.0+cpu", "", ""]
 
 
 def test_skeleton_row_has_every_ensemble_and_the_best_single_stream(root: Path) -> None:

@@ -164,7 +164,7 @@ def executor_and_notebook() -> tuple[str, Path | None]:
     (nbclient, ``nbconvert --execute``), ``("script", None)`` outside a kernel."""
     session = os.environ.get("JPY_SESSION_NAME")
     if session:
-        return "jupyter", Path(session)
+        return "jupyter", session_notebook(session, Path.cwd())
     if not _in_kernel():
         return "script", None
     args, cwd = _parent_command()
@@ -172,6 +172,18 @@ def executor_and_notebook() -> tuple[str, Path | None]:
     if index is None:
         return "kernel", None
     return "papermill", papermill_output(args[index + 1:], cwd)
+
+
+def session_notebook(session: str, cwd: Path) -> Path:
+    """The notebook a Jupyter server's kernel runs, from its ``JPY_SESSION_NAME``: an absolute path, or one
+    relative to the server's root, which is the kernel's working folder or one of its parents."""
+    path = Path(session)
+    if path.is_absolute():
+        return path
+    for folder in (cwd, *cwd.parents):
+        if (folder / path).is_file():
+            return (folder / path).resolve()
+    return (cwd / path.name).resolve()
 
 
 def papermill_output(args: list[str], cwd: Path) -> Path | None:
@@ -220,15 +232,14 @@ def _shell() -> Any:
 
 
 def terminal_stream() -> TextIO | None:
-    """The executor's terminal from inside a kernel: ipykernel captures the kernel's stdout and stderr into
-    the notebook and keeps a copy of the original stderr, which its stream's ``fileno()`` returns; None
-    outside a kernel or where that copy is missing."""
+    """The executor's terminal from inside a kernel: ipykernel captures the kernel's file descriptors 1 and 2
+    into the notebook and keeps a copy of the original stderr, which its stream's ``fileno()`` returns;
+    where it does not capture them (under pytest), descriptor 2 is still the terminal. None when it cannot
+    be opened."""
     try:
         fd = sys.stderr.fileno()
     except (AttributeError, OSError, ValueError):
-        return None
-    if fd == 2 and _in_kernel():
-        return None  # fd 2 itself is captured into the notebook
+        fd = 2
     try:
         return os.fdopen(os.dup(fd), "w", buffering=1, encoding="utf-8", errors="replace")
     except OSError:

@@ -1,5 +1,5 @@
 """Run by tests/test_distributed_engine.py, alone or under torchrun: trains a small batch-norm
-regressor in float64 with SGD through the engine and prints the history (rank 0) as JSON."""
+regressor with SGD through the engine and prints the history (rank 0) as JSON."""
 
 from __future__ import annotations
 
@@ -16,11 +16,9 @@ from workbench.engine.trainer import TrainConfig, Trainer
 
 def main(checkpoint: str) -> None:
     torch.manual_seed(0)
-    # float64: one process and two sum the gradients in different orders, which fp32 rounding would show
-    x = torch.randn(100, 6, dtype=torch.float64)
-    y = x @ torch.randn(6, 1, dtype=torch.float64) + 0.1 * torch.randn(100, 1, dtype=torch.float64)
+    x = torch.randn(100, 6)
+    y = x @ torch.randn(6, 1) + 0.1 * torch.randn(100, 1)
     model = nn.Sequential(nn.Linear(6, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Dropout(0.0), nn.Linear(16, 1))
-    model.double()
 
     def loss_fn(net: nn.Module, batch: tuple) -> tuple[torch.Tensor, dict]:
         a, b = batch
@@ -35,7 +33,8 @@ def main(checkpoint: str) -> None:
     history = Trainer(model, cfg, loss_fn, evaluate).fit(TensorDataset(x, y))
     if distributed.world().is_main:
         rows = [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in history]
-        print("HISTORY " + json.dumps({"history": rows, "bn": type(model[1]).__name__}), flush=True)
+        print("HISTORY " + json.dumps({"history": rows, "bn": type(model[1]).__name__, "samples": len(x)}),
+              flush=True)
     distributed.destroy_process_group()  # explicit teardown: every rank exits cleanly
 
 

@@ -1,9 +1,11 @@
 """``workbench run <study> --preset ci --nproc 2``: two gloo processes on CPU finish each study's
 ``ci`` set, rank 0 alone writes the run folder, and the metrics match a one-process run.
 
-Randomness inside the loss must be switched off or keyed by sample for an exact match: dropout 0
-and no flips here; pretraining keys its simulated detector noise by (seed, epoch, window). DeRPoF's
-VAE posterior noise is drawn per process (measured effect on the metrics: 2e-4 relative).
+Randomness inside the loss must be switched off or keyed by sample for a match to rounding: dropout 0
+and no flips here; pretraining keys its simulated detector noise by (seed, epoch, window). DeRPoF draws
+its VAE posterior noise per process, so 3DPW trains the DCT-MLP here. The hands' masked MSE is a ratio
+per batch, and the mean of two half-batch ratios is not the whole batch's (2e-4 apart on the ci set), so
+the hands train unmasked here. Precision is pinned: ``auto`` would pick bf16 on some CPUs.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from tolerances import rounding_tolerance
 
-CASES = {
-    "decoupled_3dpw": (["-p", "dropout", "0"], 1e-3),
-    "pretrain": (["-p", "sweep", "false"], 1e-3),
-    "hand_forecasting": (["-p", "dropout", "0", "-p", "ablation_sets", "[]"], 1e-3),
+CASES = {  # study: (its options, samples the ci run trains on: training set x epochs)
+    "decoupled_3dpw": (["-p", "model", "dct_mlp", "-p", "dropout", "0"], 60 * 3),
+    "pretrain": (["-p", "sweep", "false", "-p", "precision", "fp32"], 8 * 1),
+    "hand_forecasting": (["-p", "dropout", "0", "-p", "ablation_sets", "[]", "-p", "mask", "false"], 82 * 2),
     "skeleton_ensembles": (["-p", "flip_prob", "0", "-p", "streams", "[j, b]",
-                            "-p", "ensembles", "{2-stream: [j, b]}"], 1e-6),
+                            "-p", "ensembles", "{2-stream: [j, b]}"], 30 * 1),
 }
 
 
@@ -43,7 +46,7 @@ def _numbers(tree: object, path: str = "") -> dict[str, float]:
     if isinstance(tree, dict):
         out: dict[str, float] = {}
         for key, value in tree.items():
-            if "time" not in str(key):
+            if "time" not in str(key) and key != "machine":  # the machine record: 1 thread per process
                 out.update(_numbers(value, f"{path}/{key}"))
         return out
     if isinstance(tree, list):
@@ -53,13 +56,15 @@ def _numbers(tree: object, path: str = "") -> dict[str, float]:
     return {}
 
 
+@pytest.mark.numerics
 @pytest.mark.parametrize("study", list(CASES))
 def test_two_process_run_matches_one_process_run(tmp_path: Path, study: str) -> None:
     single = _numbers(_run(tmp_path / "one", study, []))
     double = _numbers(_run(tmp_path / "two", study, ["--nproc", "2"]))
     assert single.keys() == double.keys()
     assert len(single) > 5
-    rel = CASES[study][1]
+    # each step's gradient is summed in another order: the rounding of every training sample's terms
+    rel = rounding_tolerance(CASES[study][1])
     off = {k: (single[k], double[k]) for k in single
-           if not math.isclose(single[k], double[k], rel_tol=rel, abs_tol=1e-6)}
+           if not math.isclose(single[k], double[k], rel_tol=rel, abs_tol=rel)}
     assert not off, off

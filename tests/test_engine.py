@@ -54,6 +54,7 @@ def _comparable(history: list[dict]) -> list[dict]:
     return [{k: v for k, v in row.items() if k != "epoch_time_s"} for row in history]
 
 
+@pytest.mark.numerics  # bit-identical: one process, the same operations on the same shapes
 def test_same_seed_same_run() -> None:
     a = _trainer(None).fit(_data())
     b = _trainer(None).fit(_data())
@@ -61,6 +62,7 @@ def test_same_seed_same_run() -> None:
     assert a[-1]["train_loss"] < a[0]["train_loss"]
 
 
+@pytest.mark.numerics  # bit-identical, as above
 @pytest.mark.parametrize("scheduler", ["plateau", "cosine"])
 def test_resume_after_interruption_equals_uninterrupted_run(tmp_path: Path, scheduler: str) -> None:
     full = _trainer(tmp_path / "full.pt", scheduler=scheduler)

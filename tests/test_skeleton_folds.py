@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from tolerances import rounding_tolerance
 
 from workbench.cli import main
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
@@ -159,6 +160,7 @@ def test_fold_scores_for_other_clips_are_refused(fold_runs: tuple[list[Path], Pa
         study.load_fold_runs(cfg, data)
 
 
+@pytest.mark.numerics
 def test_every_fold_in_one_run_equals_the_fused_fold_runs(fold_runs: tuple[list[Path], Path],
                                                           tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, fused = fold_runs
@@ -168,16 +170,19 @@ def test_every_fold_in_one_run_equals_the_fused_fold_runs(fold_runs: tuple[list[
     (run,) = (tmp_path / "skeleton_ensembles").iterdir()
     one, cv = np.load(run / "scores.npz"), np.load(fused / "scores.npz")
     assert one["val_names"].tolist() == cv["val_names"].tolist()
-    for stream in ("j", "b", "k", "jm", "bm", "km"):
-        np.testing.assert_allclose(one[f"val_{stream}"], cv[f"val_{stream}"], atol=1e-6)
-        np.testing.assert_allclose(one[f"test_{stream}"], cv[f"test_{stream}"], atol=1e-6)
     history = pd.read_csv(run / "history.csv")
     assert sorted(history["fold"].unique()) == [0, 1]
     cfg, models = study.load_checkpoint(run / "checkpoint.pt")
     assert cfg.cross_validated and len(models["j"].members) == 2
     data = study.load_data(replace(cfg, progress=False))
+    # the same training in other batches and passes: probabilities (at most 1) apart by the rounding of the
+    # training samples' terms
+    atol = rounding_tolerance(len(data.sets["val"].names) * cfg.epochs)
+    for stream in ("j", "b", "k", "jm", "bm", "km"):
+        np.testing.assert_allclose(one[f"val_{stream}"], cv[f"val_{stream}"], rtol=0, atol=atol)
+        np.testing.assert_allclose(one[f"test_{stream}"], cv[f"test_{stream}"], rtol=0, atol=atol)
     scores = study.predict_scores(models["j"], data.sets["test"], "j", data.layout, cfg.bone_order)
-    np.testing.assert_allclose(scores, one["test_j"], atol=1e-6)
+    np.testing.assert_allclose(scores, one["test_j"], rtol=0, atol=atol)
 
 
 def test_every_fold_in_one_run_cannot_also_fuse_fold_runs() -> None:

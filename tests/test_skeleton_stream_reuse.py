@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from tolerances import rounding_tolerance
 
 from workbench.cli import main
 from workbench.errors import CheckpointError, ConfigError, DataFormatError
@@ -54,6 +55,7 @@ def test_reused_streams_rebuild_the_runs_table(finished_run: Path, run_data: tup
     pd.testing.assert_frame_equal(table.reset_index(drop=True), expected[table.columns], check_dtype=False)
 
 
+@pytest.mark.numerics  # equal to the last bit: the reused streams' stored scores are fused
 def test_streams_split_over_two_runs_give_the_single_runs_results(finished_run: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     static = _keep_streams(finished_run, tmp_path / "static", ["j", "b", "k"])
@@ -69,7 +71,8 @@ def test_streams_split_over_two_runs_give_the_single_runs_results(finished_run: 
     assert not list(fused.glob("train_*.pt"))
 
 
-def test_a_missing_stream_is_trained_and_matches_the_single_run(finished_run: Path, tmp_path: Path,
+@pytest.mark.numerics
+def test_a_missing_stream_is_trained_and_matches_the_single_run(finished_run: Path, run_data: tuple, tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     partial = _keep_streams(finished_run, tmp_path / "partial", ["j", "b", "k", "jm", "bm"])
     monkeypatch.setenv("WORKBENCH_OUTPUTS", str(tmp_path / "outputs"))
@@ -77,7 +80,11 @@ def test_a_missing_stream_is_trained_and_matches_the_single_run(finished_run: Pa
     (fused,) = (tmp_path / "outputs" / "skeleton_ensembles").iterdir()
     assert "km" not in json.loads((fused / "metrics.json").read_text())["reused_from"]
     before, after = np.load(finished_run / "scores.npz"), np.load(fused / "scores.npz")
-    np.testing.assert_allclose(after["test_km"], before["test_km"], rtol=1e-5, atol=1e-7)
+    # km is trained again here, in this process (its thread count may differ from the ci run's): the two
+    # differ by the rounding of the training samples' terms, on probabilities of at most 1
+    cfg, data = run_data
+    np.testing.assert_allclose(after["test_km"], before["test_km"], rtol=0,
+                               atol=rounding_tolerance(data.sets["train"].clips.shape[1] * cfg.epochs))
     for new, old in zip(_rows(fused), _rows(finished_run), strict=True):
         assert new["model"] == old["model"] and new["top-1 (%)"] == pytest.approx(old["top-1 (%)"])
 

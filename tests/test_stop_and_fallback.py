@@ -73,6 +73,7 @@ def ctrl_c_raises() -> None:
     signal.signal(signal.SIGINT, before)
 
 
+@pytest.mark.numerics  # bit-identical: one process, the same operations on the same shapes
 @pytest.mark.parametrize("how", ["sigint", "stop_file"])
 def test_stop_mid_epoch_saves_and_resumes_to_the_same_run(tmp_path: Path, monkeypatch, how: str) -> None:
     monkeypatch.setenv(STOP_FILE_ENV, str(tmp_path / "stop"))
@@ -107,6 +108,7 @@ def test_second_ctrl_c_aborts_at_once(tmp_path: Path) -> None:
     assert calls["n"] == 2
 
 
+@pytest.mark.numerics  # bit-identical, as above
 def test_corrupt_checkpoint_falls_back_to_the_previous_one(tmp_path: Path, capsys) -> None:
     reference = _trainer(tmp_path / "ref.pt", _mse, epochs=5).fit(_data())
     path = tmp_path / "run.pt"

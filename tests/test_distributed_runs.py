@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from tolerances import rounding_tolerance
 
-CASES = {  # study: (its options, samples the ci run trains on: training set x epochs)
+CASES = {  # study: (its options, samples its ci run trains on: training set x epochs of parameters/<study>/ci.yaml)
     "decoupled_3dpw": (["-p", "model", "dct_mlp", "-p", "dropout", "0"], 60 * 3),
     "pretrain": (["-p", "sweep", "false", "-p", "precision", "fp32"], 8 * 1),
     "hand_forecasting": (["-p", "dropout", "0", "-p", "ablation_sets", "[]", "-p", "mask", "false"], 82 * 2),

@@ -48,7 +48,7 @@ def _keep_streams(source: Path, target: Path, streams: list[str]) -> Path:
 def test_reused_streams_rebuild_the_runs_table(finished_run: Path, run_data: tuple) -> None:
     cfg, data = run_data
     reused = study.reused_streams(replace(cfg, stream_runs=[str(finished_run)]), data)
-    assert list(reused) == ["j", "b", "k", "jm", "bm", "km"]
+    assert list(reused) == ["j", "b", "k", "jm", "bm", "km", "j#2", "b#2"]
     assert all(r.source == str(finished_run) and len(r.history) == cfg.epochs for r in reused.values())
     table, _ = study.results_table(reused, data, cfg)
     expected = pd.DataFrame(_rows(finished_run))
@@ -58,7 +58,7 @@ def test_reused_streams_rebuild_the_runs_table(finished_run: Path, run_data: tup
 @pytest.mark.numerics  # equal to the last bit: the reused streams' stored scores are fused
 def test_streams_split_over_two_runs_give_the_single_runs_results(finished_run: Path, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    static = _keep_streams(finished_run, tmp_path / "static", ["j", "b", "k"])
+    static = _keep_streams(finished_run, tmp_path / "static", ["j", "b", "k", "j#2", "b#2"])
     motion = _keep_streams(finished_run, tmp_path / "motion", ["jm", "bm", "km"])
     monkeypatch.setenv("WORKBENCH_OUTPUTS", str(tmp_path / "outputs"))
     assert main(["run", "skeleton_ensembles", "--preset", "ci", "--quiet",
@@ -66,7 +66,8 @@ def test_streams_split_over_two_runs_give_the_single_runs_results(finished_run: 
     (fused,) = (tmp_path / "outputs" / "skeleton_ensembles").iterdir()
     assert _rows(fused) == _rows(finished_run)
     summary = json.loads((fused / "metrics.json").read_text())
-    assert summary["reused_from"] == {s: str(static) for s in "jbk"} | {s: str(motion) for s in ("jm", "bm", "km")}
+    assert summary["reused_from"] == ({s: str(static) for s in ("j", "b", "k", "j#2", "b#2")}
+                                      | {s: str(motion) for s in ("jm", "bm", "km")})
     assert (fused / "history.csv").read_text() == (finished_run / "history.csv").read_text()
     assert not list(fused.glob("train_*.pt"))
 

@@ -241,6 +241,39 @@ def pck(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor, shoulder
     return result
 
 
+PCK_PX_THESIS: tuple[float, ...] = (1.11, 2.23, 4.46)
+"""The thesis's mean torso-relative thresholds (px in the 56 x 56 crop, its BRACE + Penn Action mix) at
+alpha 0.05 / 0.1 / 0.2, used as fixed pixel thresholds so that tables can be read against its own."""
+
+
+def pck_px_counts(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor,
+                  threshold_px: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per keypoint (hits (K,), scored (K,)) at a fixed distance: a scored keypoint is correct when
+    ||pred - target|| <= ``threshold_px``. ``pred``, ``target`` (..., K, 2) px, ``scored`` (..., K) bool."""
+    pred = torch.as_tensor(pred, dtype=torch.float64)
+    target = torch.as_tensor(target, dtype=torch.float64)
+    scored = torch.as_tensor(scored, dtype=torch.bool)
+    if pred.shape != target.shape or pred.shape[:-1] != scored.shape or pred.shape[-1] != 2:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (..., K, 2) and "
+                         f"scored {tuple(scored.shape)} (..., K)")
+    keypoints = scored.shape[-1]
+    scored = scored.reshape(-1, keypoints)
+    distance = (pred - target).norm(dim=-1).reshape(-1, keypoints)
+    return (scored & (distance <= threshold_px)).sum(0), scored.sum(0)
+
+
+def pck_px(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor,
+           thresholds_px: tuple[float, ...] = PCK_PX_THESIS) -> dict[str, float]:
+    """PCK at fixed pixel thresholds: {str(t): % of the scored keypoints with ||pred - target|| <= t px}
+    (every scored keypoint counts, with or without a torso diameter); NaN when none is scored."""
+    result = {}
+    for threshold in thresholds_px:
+        hits, count = pck_px_counts(pred, target, scored, float(threshold))
+        total = int(count.sum())
+        result[f"{float(threshold):g}"] = 100.0 * int(hits.sum()) / total if total else float("nan")
+    return result
+
+
 # ---------------------------------------------------------------------------------------------
 # Action classification (skeleton study): ``scores`` (N, K) class scores (any monotone score:
 # probabilities or logits), ``labels`` (N,) integer classes in [0, K).

@@ -252,15 +252,18 @@ def _decoupled_3dpw(config: dict, metrics: dict) -> tuple[str, str, Headline]:
 def _pretrain(config: dict, metrics: dict) -> tuple[str, str, Headline]:
     model = str(metrics.get("model") or config.get("model"))
     alphas = ("0.2", "0.1", "0.05")
-    columns = [f"PCK@{a} (%)" for a in alphas]
     test = metrics["test"]
-    rows = {m: [test[m]["pck"].get(a) for a in alphas] for m in dict.fromkeys([model, "identity"]) if m in test}
+    fixed = sorted(test.get(model, {}).get("pck_px", {}), key=float, reverse=True)
+    columns = [f"PCK@{a} (%)" for a in alphas] + [f"PCK@{t} px (%)" for t in fixed]
+    rows = {m: [test[m]["pck"].get(a) for a in alphas] + [test[m].get("pck_px", {}).get(t) for t in fixed]
+            for m in dict.fromkeys([model, "identity"]) if m in test}
     info = metrics.get("data", {})
     data = (f"{config.get('dataset')} ({info.get('source')}): {fmt(info.get('sequences'))} sequences, "
             f"{fmt(info.get('windows'))} windows of {config.get('window', 5)} frames; "
             f"used {_counts(info.get('split_windows'))}")
     described = (f"{model}, {fmt(metrics.get('parameters'))} parameters, {_epochs(metrics.get('epochs_trained', 0))}; "
-                 f"experiment {metrics.get('experiment')}, shift scalar {metrics.get('shift_scalar'):g}")
+                 f"experiment {metrics.get('experiment')}, shift scalar {metrics.get('shift_scalar'):g}, "
+                 f"{metrics.get('decode', 'argmax')} decoding")
     return data, described, Headline("test", True, columns, rows, model)
 
 

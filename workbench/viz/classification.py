@@ -29,21 +29,41 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], title: str
 
 
 def accuracy_vs_streams(table: pd.DataFrame, metric: str = "top-1 (%)") -> go.Figure:
-    """``metric`` against the number of streams: the best single stream, then each ensemble with
-    fixed and with validation-searched weights (rows of the study's results table with columns
-    ``model``, ``streams``, ``fusion`` and ``metric``)."""
+    """``metric`` against the number of fused models, by kind of boosting: the best single model at 1,
+    then every ensemble, complementary (different streams) and stochastic (seeds of one stream), with
+    fixed (filled) and validation-searched (open markers) weights; a line per kind joins the best
+    single model to the best fixed-weight ensemble of each size. Rows of the study's results table
+    with columns ``model``, ``streams``, ``fusion``, ``metric`` and optionally ``boosting`` (absent:
+    every ensemble is complementary)."""
+    table = table.assign(boosting=table["boosting"] if "boosting" in table else
+                         table["fusion"].map(lambda f: "single" if f == "single" else "complementary"))
     fig = go.Figure()
     single = table[table["fusion"] == "single"]
-    best = single.loc[single[metric].idxmax()] if len(single) else None
-    for fusion, dash in (("fixed", "solid"), ("val-searched", "dash")):
-        rows = table[table["fusion"] == fusion].sort_values("streams")
-        xs, ys, labels = list(rows["streams"]), list(rows[metric]), list(rows["model"])
-        if best is not None:
-            xs, ys, labels = [1, *xs], [best[metric], *ys], [f"best single: {best['model']}", *labels]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=f"{fusion} weights", text=labels,
-                                 line={"dash": dash}, hovertemplate="%{text}<br>%{y:.2f}<extra></extra>"))
-    fig.update_layout(title=f"Test {metric} versus number of fused streams", xaxis_title="streams fused",
-                      yaxis_title=metric, xaxis={"tickmode": "array", "tickvals": [1, 2, 4, 6]})
+    start_x, start_y = [], []
+    if len(single):
+        best = single.loc[single[metric].idxmax()]
+        start_x, start_y = [1], [float(best[metric])]
+        fig.add_trace(go.Scatter(x=start_x, y=start_y, mode="markers", name=f"best single: {best['model']}",
+                                 marker={"size": 11, "color": "black"}))
+    colours = {"complementary": "#1f77b4", "stochastic": "#d62728"}
+    for kind, colour in colours.items():
+        for fusion, symbol in (("fixed", "circle"), ("val-searched", "circle-open")):
+            rows = table[(table["boosting"] == kind) & (table["fusion"] == fusion)].sort_values("streams")
+            if not len(rows):
+                continue
+            best_per_size = rows.groupby("streams")[metric].max()
+            fig.add_trace(go.Scatter(x=list(rows["streams"]), y=list(rows[metric]), mode="markers",
+                                     name=f"{kind}, {fusion} weights", text=list(rows["model"]),
+                                     marker={"size": 10, "color": colour, "symbol": symbol},
+                                     hovertemplate="%{text}<br>%{y:.2f}<extra></extra>"))
+            if fusion == "fixed":
+                fig.add_trace(go.Scatter(x=start_x + list(best_per_size.index),
+                                         y=start_y + [float(v) for v in best_per_size.values], mode="lines",
+                                         line={"color": colour}, name=f"{kind}: best at each size",
+                                         hoverinfo="skip"))
+    ticks = sorted({1, *table["streams"].tolist()})
+    fig.update_layout(title=f"Test {metric} versus number of fused models", xaxis_title="models fused",
+                      yaxis_title=metric, xaxis={"tickmode": "array", "tickvals": ticks})
     return fig
 
 

@@ -159,3 +159,100 @@ def soft_argmax_coords(heatmaps: torch.Tensor, temperature: float = 1.0) -> torc
     xs = torch.arange(width, device=heatmaps.device, dtype=prob.dtype)
     ys = torch.arange(height, device=heatmaps.device, dtype=prob.dtype)
     return torch.stack([(prob.sum(-2) * xs).sum(-1), (prob.sum(-1) * ys).sum(-1)], dim=-1)
+
+
+DECODERS = ("argmax", "quarter", "dark")
+"""Keypoint read-outs of a heatmap: the integer argmax, the quarter-pixel shift towards the higher
+neighbour (SimpleBaseline, HRNet) and DARK's Taylor expansion of the smoothed log heatmap."""
+
+
+def _neighbours(maps: torch.Tensor, x: torch.Tensor, y: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """``maps[..., y + dy, x + dx]`` for integer index tensors (...,), clamped to the grid."""
+    height, width = maps.shape[-2:]
+    yy, xx = (y + dy).clamp(0, height - 1), (x + dx).clamp(0, width - 1)
+    return maps.flatten(-2).gather(-1, (yy * width + xx)[..., None])[..., 0]
+
+
+def gaussian_blur(maps: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Maps (..., H, W) convolved with a separable Gaussian of std ``sigma`` px (taps to 4 sigma,
+    normalised), the borders extended by reflection about the edge (``d c b a | a b c d``, scipy's
+    'reflect', as the maps are rendered) so that a peak on the border stays there."""
+    radius = min(max(int(TRUNCATE * sigma + 0.5), 1), *maps.shape[-2:])
+    taps = torch.arange(-radius, radius + 1, device=maps.device, dtype=maps.dtype)
+    kernel = torch.exp(-taps**2 / (2 * sigma**2))
+    kernel = kernel / kernel.sum()
+    flat = maps.reshape(-1, 1, *maps.shape[-2:])
+    flat = torch.cat([flat[..., :radius].flip(-1), flat, flat[..., -radius:].flip(-1)], dim=-1)
+    flat = torch.cat([flat[..., :radius, :].flip(-2), flat, flat[..., -radius:, :].flip(-2)], dim=-2)
+    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, 1, -1))
+    flat = torch.nn.functional.conv2d(flat, kernel.view(1, 1, -1, 1))
+    return flat.reshape(maps.shape)
+
+
+def decode_coords(heatmaps: torch.Tensor, method: str = "argmax", sigma: float = 1.0) -> torch.Tensor:
+    """Keypoint (x, y) px of each map, (..., H, W) -> (..., 2) float32, by ``method``:
+
+    - ``argmax``: the integer pixel of the maximum (:func:`argmax_coords`).
+    - ``quarter``: the argmax moved 0.25 px along each axis towards the higher of its two neighbours,
+      ``x + 0.25 sign(m[y, x+1] - m[y, x-1])`` (likewise y); no move on the border or a tie.
+    - ``dark``: DARK (Zhang et al., CVPR 2020): the map is smoothed by a Gaussian of std ``sigma`` px
+      (the targets' width), ``L = log max(m, 1e-10)``, and the argmax (x, y) of the smoothed map moves by
+      the Newton step ``-H^-1 g`` of the second-order Taylor expansion of L there, with central
+      differences ``g = ((L[x+1] - L[x-1]) / 2, ...)``, ``H_xx = L[x+1] - 2 L[x] + L[x-1]`` and
+      ``H_xy = (L[x+1, y+1] - L[x-1, y+1] - L[x+1, y-1] + L[x-1, y-1]) / 4``. For a Gaussian, L is
+      quadratic and the step lands on its centre. No move on the border, where H is not negative
+      definite, or for steps longer than 1 px per axis (a flat or multi-modal neighbourhood).
+
+    Raises :class:`~workbench.errors.ConfigError` for an unknown method."""
+    if method not in DECODERS:
+        raise ConfigError(f"unknown decode {method!r}; choose from {', '.join(DECODERS)}")
+    maps = heatmaps.float()
+    if method == "dark":
+        maps = gaussian_blur(maps, sigma)
+    coords = argmax_coords(maps)
+    if method == "argmax":
+        return coords
+    height, width = maps.shape[-2:]
+    x, y = coords[..., 0].long(), coords[..., 1].long()
+    inner_x, inner_y = (x > 0) & (x < width - 1), (y > 0) & (y < height - 1)
+    if method == "quarter":
+        step_x = torch.sign(_neighbours(maps, x, y, 1, 0) - _neighbours(maps, x, y, -1, 0)) * inner_x
+        step_y = torch.sign(_neighbours(maps, x, y, 0, 1) - _neighbours(maps, x, y, 0, -1)) * inner_y
+        return coords + 0.25 * torch.stack([step_x, step_y], dim=-1)
+    log = maps.double().clamp_min(1e-10).log()
+
+    def at(dx: int, dy: int) -> torch.Tensor:
+        return _neighbours(log, x, y, dx, dy)
+
+    centre = at(0, 0)
+    gx, gy = (at(1, 0) - at(-1, 0)) / 2, (at(0, 1) - at(0, -1)) / 2
+    hxx, hyy = at(1, 0) - 2 * centre + at(-1, 0), at(0, 1) - 2 * centre + at(0, -1)
+    hxy = (at(1, 1) - at(-1, 1) - at(1, -1) + at(-1, -1)) / 4
+    det = hxx * hyy - hxy**2
+    safe = torch.where(det > 0, det, 1.0)
+    step_x = -(hyy * gx - hxy * gy) / safe
+    step_y = -(-hxy * gx + hxx * gy) / safe
+    ok = inner_x & inner_y & (det > 0) & (hxx < 0) & (step_x.abs() <= 1) & (step_y.abs() <= 1)
+    step = torch.stack([step_x, step_y], dim=-1) * ok[..., None]
+    return (coords.double() + step).float()
+
+
+def identity_pck_model(thresholds_px: tuple[float, ...], shift_std: float, steps: int = 400) -> dict[str, float]:
+    """The noise model's PCK (%) of the identity baseline at fixed pixel thresholds: a keypoint at a
+    uniformly distributed sub-pixel position ``u`` is shifted by Gaussian noise of std ``shift_std`` px
+    per axis and both it and the truth are rounded to pixels (the argmax of maps rendered at rounded
+    positions), so the error is the integer vector (dx, dy) with independent axes,
+    ``P(d) = int_{-1/2}^{1/2} [Phi((d + 1/2 - u) / s) - Phi((d - 1/2 - u) / s)] du`` (a Rayleigh
+    distance of scale s, quantised), and PCK(t) = sum over dx^2 + dy^2 <= t^2 of P(dx) P(dy).
+    The integral is the midpoint rule over ``steps`` points; clipping at the crop's border is ignored."""
+    if shift_std <= 0:
+        return {f"{float(t):g}": 100.0 for t in thresholds_px}
+    reach = int(math.ceil(max(thresholds_px))) + 1
+    offsets = torch.arange(-reach, reach + 1, dtype=torch.float64)
+    u = (torch.arange(steps, dtype=torch.float64) + 0.5) / steps - 0.5
+    normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+    cdf = normal.cdf
+    per_axis = (cdf((offsets[:, None] + 0.5 - u) / shift_std) - cdf((offsets[:, None] - 0.5 - u) / shift_std)).mean(1)
+    joint = per_axis[:, None] * per_axis[None, :]
+    distance = (offsets[:, None] ** 2 + offsets[None, :] ** 2).sqrt()
+    return {f"{float(t):g}": 100.0 * float(joint[distance <= t].sum()) for t in thresholds_px}

@@ -56,6 +56,7 @@ __all__ = ["fuse_runs", "fused_per_keypoint", "sweep", "sweep_tables"]
 log = logging.getLogger(__name__)
 
 STUDY = "pretrain"
+NOISE_MODEL_ROW = "identity: noise model (quantised Rayleigh)"
 BASELINE = "identity"
 MODELS = tuple(name for name in heatmap_models.MODELS if name != BASELINE)
 """The trainable models (:data:`workbench.models.heatmap_models.MODELS` without the baseline)."""
@@ -76,8 +77,12 @@ class Config(StudyConfig):
     defines an epoch as that many training windows drawn afresh each epoch (0: every training window
     once); ``time_limit_min`` > 0 ends training after the first epoch at which that much training
     time has passed; ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 where the hardware computes
-    it natively). ``sweep_runs``: earlier runs (one per model, experiment and shift scalar) whose
-    test results are fused into the sweep tables instead of training them here.
+    it natively). ``decode``: how keypoints are read off every map, the models', the identity's
+    noisy input and the truth alike (:func:`heatmaps.decode_coords`: ``argmax``, the thesis's;
+    ``quarter``; ``dark``); ``pck_px``: fixed pixel thresholds of the second PCK, default the
+    thesis's mean thresholds 1.11 / 2.23 / 4.46 px. ``sweep_runs``: earlier runs (one per model,
+    experiment and shift scalar) whose test results are fused into the sweep tables instead of
+    training them here.
     """
 
     model: str = "bi_convlstm_c"
@@ -113,8 +118,15 @@ class Config(StudyConfig):
     sweep_shift_scalars: list = field(default_factory=lambda: [1, 2])
     sweep_runs: list = field(default_factory=list)
     viewer_windows: int = 4
+    decode: str = "argmax"
+    pck_px: list = field(default_factory=lambda: list(metrics.PCK_PX_THESIS))
 
     def __post_init__(self) -> None:
+        if self.decode not in heatmaps.DECODERS:
+            raise ConfigError(f"unknown decode {self.decode!r}; choose from {', '.join(heatmaps.DECODERS)}")
+        if not isinstance(self.pck_px, list) or not self.pck_px or not all(
+                isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in self.pck_px):
+            raise ConfigError(f"pck_px must be a list of positive pixel thresholds, got {self.pck_px!r}")
         if self.dataset not in DATASETS:
             raise ConfigError(f"unknown dataset {self.dataset!r}; choose from {', '.join(DATASETS)}")
         for experiment in [self.experiment, *self.sweep_experiments]:
@@ -257,8 +269,10 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
             progress: bool = True) -> dict[str, torch.Tensor | float]:
     """Run ``model`` on a split with fixed simulated noise (the same for every model of a config).
 
-    Returns ``pred`` and ``input`` (N, T, 25, 2): argmax px of the output and the noisy input maps,
-    ``truth`` (N, T, 25, 2): the ground-truth maps' peaks (rounded, clipped keypoints), ``scored``
+    Returns ``pred`` and ``input`` (N, T, 25, 2): px of the output and the noisy input maps read off
+    by ``cfg.decode`` (:func:`heatmaps.decode_coords`), ``truth`` (N, T, 25, 2): the ground-truth maps'
+    peaks (rounded, clipped keypoints: the maps are rendered at whole pixels, where every decoder
+    finds a clean map's centre), ``scored``
     (N, T, 25): visible and annotated, and ``loss``: the mean loss of the model's ``objective``.
     With ``progress`` (and ``cfg.progress``) the pass reports how many windows are done
     (:func:`~workbench.engine.progress.task_progress`; a test pass of Model C takes minutes on a CPU).
@@ -278,8 +292,8 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
             with autocast(precision, device):
                 loss, out = model.objective(x, kp, vis, ann, want_maps=True)
             total += float(loss) * len(kp)
-            preds.append(heatmaps.argmax_coords(out.float()).cpu())
-            inputs.append(heatmaps.argmax_coords(x).cpu())
+            preds.append(heatmaps.decode_coords(out.float(), cfg.decode).cpu())
+            inputs.append(heatmaps.decode_coords(x, cfg.decode).cpu())
             task.advance(len(kp))
     truth = windows.keypoints.round().clamp(0, heatmaps.HEATMAP_SIZE - 1)
     empty = torch.zeros(0, *windows.keypoints.shape[1:])
@@ -288,16 +302,18 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
             "loss": total / max(len(windows), 1)}
 
 
-def summarize(out: dict[str, Any]) -> dict[str, Any]:
-    """PCK of a :func:`predict` result: ``pck`` {alpha: %}, ``threshold_px`` {alpha: px}, ``n_keypoints``, ``loss``."""
+def summarize(out: dict[str, Any], thresholds_px: tuple[float, ...] = metrics.PCK_PX_THESIS) -> dict[str, Any]:
+    """PCK of a :func:`predict` result: ``pck`` {alpha: %} (torso-relative), ``threshold_px`` {alpha: px},
+    ``pck_px`` {threshold: %} at the fixed pixel ``thresholds_px``, ``n_keypoints``, ``loss``."""
     result = metrics.pck(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS)
-    return {**result, "loss": float(out["loss"])}
+    fixed = metrics.pck_px(out["pred"], out["truth"], out["scored"], tuple(thresholds_px))
+    return {**result, "pck_px": fixed, "loss": float(out["loss"])}
 
 
 def evaluate(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
              progress: bool = True) -> dict[str, Any]:
-    """:func:`summarize` of :func:`predict`."""
-    return summarize(predict(model, windows, cfg, split, progress))
+    """:func:`summarize` of :func:`predict` at the run's ``pck_px`` thresholds."""
+    return summarize(predict(model, windows, cfg, split, progress), tuple(cfg.pck_px))
 
 
 def _validation_fn(windows: WindowSet, cfg: Config):
@@ -305,6 +321,7 @@ def _validation_fn(windows: WindowSet, cfg: Config):
         result = evaluate(model, windows, cfg, "val", progress=False)  # inside an epoch: its own bar
         row = {"val_loss": result["loss"]}
         row.update({f"val_pck_{alpha}": value for alpha, value in result["pck"].items()})
+        row.update({f"val_pck_{t}px": value for t, value in result["pck_px"].items()})
         return row
 
     return validate
@@ -360,28 +377,45 @@ def training_input(keypoints: torch.Tensor, visible: torch.Tensor, cfg: Config, 
     ])
 
 
-def results_table(results: dict[str, dict[str, Any]]) -> pd.DataFrame:
-    """The PCK table: columns ``PCK@<alpha> (%)``; first row the mean threshold distance (px), then
-    one row per model of ``results`` ({model: :func:`evaluate` result}); index ``Accuracy metric``."""
+def identity_noise_model(cfg: Config) -> dict[str, float]:
+    """The noise model's PCK (%) of the identity baseline at ``cfg.pck_px`` (:func:`heatmaps.identity_pck_model`,
+    shift std 3 x ``shift_scalar`` px): what the identity row at fixed thresholds should show."""
+    return heatmaps.identity_pck_model(tuple(cfg.pck_px), heatmaps.SHIFT_STD_PER_SCALAR * float(cfg.shift_scalar))
+
+
+def results_table(results: dict[str, dict[str, Any]], noise_model: dict[str, float] | None = None) -> pd.DataFrame:
+    """The PCK table: columns ``PCK@<alpha> (%)`` (torso-relative), then ``PCK@<t> px (%)`` (fixed
+    thresholds, when the results have them); first row the threshold distance (px: the mean torso
+    threshold, or t itself), then one row per model of ``results`` ({model: :func:`evaluate` result})
+    and, with ``noise_model`` ({t: %}, :func:`identity_noise_model`), its row at the fixed thresholds;
+    index ``Accuracy metric``."""
     alphas = [str(a) for a in metrics.PCK_ALPHAS]
-    columns = [f"PCK@{a} (%)" for a in alphas]
     first = next(iter(results.values()))
-    rows = {THRESHOLD_ROW: [first["threshold_px"][a] for a in alphas]}
-    rows.update({name: [r["pck"][a] for a in alphas] for name, r in results.items()})
+    fixed = list(first.get("pck_px", {}))
+    columns = [f"PCK@{a} (%)" for a in alphas] + [f"PCK@{t} px (%)" for t in fixed]
+    rows = {THRESHOLD_ROW: [first["threshold_px"][a] for a in alphas] + [float(t) for t in fixed]}
+    rows.update({name: [r["pck"][a] for a in alphas] + [r["pck_px"][t] for t in fixed] for name, r in results.items()})
+    if noise_model:
+        rows[NOISE_MODEL_ROW] = [float("nan")] * len(alphas) + [noise_model.get(t, float("nan")) for t in fixed]
     table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
     table.index.name = "Accuracy metric"
     return table
 
 
-def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1) -> pd.DataFrame:
+def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1,
+                       threshold_px: float | None = None) -> pd.DataFrame:
     """PCK@``alpha`` (%) per keypoint group (rows nose ... ankle, then ``total``) and side (columns
     ``<model> left``, ``<model> right``, ``<model> total`` per model of ``outputs`` ({model: :func:`predict`
-    result})); NaN where a group has no scored keypoint (e.g. ears in Penn Action)."""
+    result})); with ``threshold_px`` the PCK at that fixed distance (px) instead. NaN where a group has
+    no scored keypoint (e.g. ears in Penn Action)."""
     rows = [*GROUPS.values(), tuple(i for members in GROUPS.values() for i in members)]
     sides = {"left": "L-", "right": "R-", "total": ""}
     columns: dict[str, list[float]] = {}
     for name, out in outputs.items():
-        hits, count, _ = metrics.pck_counts(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS, alpha)
+        if threshold_px is None:
+            hits, count, _ = metrics.pck_counts(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS, alpha)
+        else:
+            hits, count = metrics.pck_px_counts(out["pred"], out["truth"], out["scored"], threshold_px)
         for side, prefix in sides.items():
             values = []
             for members in rows:
@@ -390,7 +424,7 @@ def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1) -
                 values.append(100.0 * int(hits[chosen].sum()) / n if n else float("nan"))
             columns[f"{name} {side} (%)"] = values
     table = pd.DataFrame(columns, index=[*GROUPS, "total"])
-    table.index.name = f"PCK@{alpha}"
+    table.index.name = f"PCK@{alpha}" if threshold_px is None else f"PCK@{threshold_px:g} px"
     return table
 
 
@@ -411,7 +445,7 @@ def viewer_frames(model: torch.nn.Module, windows: WindowSet, cfg: Config, count
     labels = [f"{name} frame {first + step * t}" for name, first, step in sub.origin for t in range(cfg.window)]
     return {
         **{f"{name}_maps": maps.amax(1).numpy() for name, maps in flat.items()},
-        **{f"{name}_xy": heatmaps.argmax_coords(maps).numpy() for name, maps in flat.items()},
+        **{f"{name}_xy": heatmaps.decode_coords(maps, cfg.decode).numpy() for name, maps in flat.items()},
         "visible": (vis & ann[:, None]).flatten(0, 1).cpu().numpy(),
         "labels": np.array(labels),
     }
@@ -425,9 +459,11 @@ def output_dir(cfg: Config) -> Path:
 
 def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, dict[str, Any]],
                  history: list[dict], model: torch.nn.Module, sweep_rows: pd.DataFrame | None = None,
-                 per_keypoint: pd.DataFrame | None = None) -> dict[str, Any]:
+                 per_keypoint: pd.DataFrame | None = None,
+                 per_keypoint_px: pd.DataFrame | None = None) -> dict[str, Any]:
     """Write ``metrics.json`` (test PCK (%), threshold distances (px) and scored keypoints per model,
-    data description, sweep rows, the per-keypoint PCK@0.1 table), ``history.csv``, ``config.yaml``
+    data description, sweep rows, the per-keypoint PCK@0.1 table and, when given, the per-keypoint PCK
+    at a fixed threshold (``per_keypoint_pck_<t>px``)), ``history.csv``, ``config.yaml``
     and the model's ``checkpoint.pt`` (weights only, when training did not write it)."""
     payload: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "experiment": int(cfg.experiment), "shift_scalar": float(cfg.shift_scalar),
@@ -437,7 +473,8 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         "machine": machine_record(cfg.device, cfg.precision),
         "data": {k: v for k, v in data.info.items() if k != "skipped"},
         "skipped_files": [{"file": f, "problem": p} for f, p in data.info.get("skipped", [])],
-        "test": {name: {k: r[k] for k in ("pck", "threshold_px", "n_keypoints", "loss")}
+        "decode": cfg.decode,
+        "test": {name: {k: r[k] for k in ("pck", "threshold_px", "pck_px", "n_keypoints", "loss") if k in r}
                  for name, r in results.items()},
     }
     if history:
@@ -449,6 +486,10 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         payload["per_keypoint_pck_0.1"] = {
             column: {group: (None if pd.isna(v) else float(v)) for group, v in per_keypoint[column].items()}
             for column in per_keypoint.columns}
+    if per_keypoint_px is not None:
+        payload[f"per_keypoint_pck_{per_keypoint_px.index.name.split('@')[1].replace(' ', '')}"] = {
+            column: {group: (None if pd.isna(v) else float(v)) for group, v in per_keypoint_px[column].items()}
+            for column in per_keypoint_px.columns}
     checkpoint = folder / "checkpoint.pt"
     if parameter_counts(model)["total"] and not checkpoint.is_file():
         save_atomic({"format": "workbench-weights-1", "model": model.state_dict(),

@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import TYPE_CHECKING
 
+from workbench.data.transforms import heatmaps
 from workbench.data.transforms.heatmap_windows import SPLITS
 from workbench.studies import pretrain as study
 from workbench.studies.pretrain.evaluation import evaluate_split
@@ -15,19 +16,22 @@ if TYPE_CHECKING:
 
 
 def evaluate(args: argparse.Namespace) -> int:
-    """Print PCK (%) per alpha, the mean threshold distances (px) and the scored keypoint count of a
-    model on a split. The split is rebuilt from the data, ``--experiment`` and ``--seed``: use the
-    training run's values to score its test windows."""
+    """Print PCK (%) per alpha, the mean threshold distances (px), PCK (%) at the fixed pixel thresholds
+    and the scored keypoint count of a model on a split. The split is rebuilt from the data,
+    ``--experiment`` and ``--seed``: use the training run's values to score its test windows."""
     result = evaluate_split(args.model, args.checkpoint or "", args.split, dataset=args.dataset,
                             data_dir=args.data or "", max_videos=args.max_videos, experiment=args.experiment,
-                            shift_scalar=args.shift_scalar, seed=args.seed, device=args.device)
+                            shift_scalar=args.shift_scalar, seed=args.seed, device=args.device, decode=args.decode,
+                            **({"pck_px": args.pck_px} if args.pck_px else {}))
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{args.model} on {args.dataset} {args.split} (experiment {args.experiment}, shift scalar "
-          f"{args.shift_scalar:g}, {result['n_keypoints']} keypoints scored)")
+          f"{args.shift_scalar:g}, {result['n_keypoints']} keypoints scored, {args.decode} decoding)")
     for alpha, value in result["pck"].items():
         print(f"PCK@{alpha}: {value:.2f} %   (mean threshold {result['threshold_px'][alpha]:.2f} px)")
+    for threshold, value in result["pck_px"].items():
+        print(f"PCK@{threshold} px: {value:.2f} %")
     return 0
 
 
@@ -46,5 +50,8 @@ def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
     ev.add_argument("--max-videos", type=int, default=0, help="read only the first N files (0: all)")
     ev.add_argument("--device", default="auto")
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--decode", default="argmax", choices=list(heatmaps.DECODERS),
+                    help="keypoint read-out of every map (default argmax, the thesis's)")
+    ev.add_argument("--pck-px", type=float, nargs="+", help="fixed PCK thresholds in px (default 1.11 2.23 4.46)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=evaluate)

@@ -10,8 +10,9 @@ from workbench.studies import pretrain as study
 
 
 def evaluate_split(model: str, checkpoint: str = "", split: str = "test", **options: Any) -> dict[str, Any]:
-    """PCK (%), mean threshold distances (px) and scored keypoints of ``model`` on ``split``, rebuilt from
-    the data options (dataset, data_dir, max_videos, experiment, shift_scalar, seed, device). A trained
+    """PCK (%) torso-relative and at fixed pixel thresholds (``pck_px``), mean threshold distances (px),
+    scored keypoints and the decoder of ``model`` on ``split``, rebuilt from the data options (dataset,
+    data_dir, max_videos, experiment, shift_scalar, seed, device, decode, pck_px). A trained
     model needs its run's ``checkpoint`` (whose model name and sizes are used); ``identity`` needs none."""
     if model != study.BASELINE and not checkpoint:
         raise ConfigError(f"--model {model} needs --checkpoint (a run's checkpoint.pt); identity needs none")
@@ -23,4 +24,4 @@ def evaluate_split(model: str, checkpoint: str = "", split: str = "test", **opti
     data = study.load_data(cfg)
     net = study.make_model(cfg).to(resolve_device(cfg.device))
     result = study.evaluate(net, data.splits[split], cfg, split)
-    return {k: result[k] for k in ("pck", "threshold_px", "n_keypoints")}
+    return {k: result[k] for k in ("pck", "threshold_px", "pck_px", "n_keypoints")} | {"decode": cfg.decode}

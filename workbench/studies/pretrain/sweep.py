@@ -21,8 +21,9 @@ from workbench.errors import ConfigError, DataFormatError
 
 THRESHOLD_ROW = "Mean threshold distance (px)"
 SAME_DATA = ("dataset", "seed", "window", "split_fractions", "max_windows", "max_videos", "synthetic_sequences",
-             "synthetic_frames", "data_dir")
-"""Options every fused run must share: the test windows (and their noise seeds) depend on them."""
+             "synthetic_frames", "data_dir", "decode", "pck_px")
+"""Options every fused run must share: the test windows (and their noise seeds) depend on them, and the
+read-out and fixed thresholds of the scores."""
 
 
 def run_rows(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
@@ -43,11 +44,19 @@ def run_rows(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
                "model": name, "epochs": int(payload.get("epochs_trained", 0)) if name == payload["model"] else 0,
                "train_time_s": float(payload.get("train_time_s", 0.0)) if name == payload["model"] else 0.0,
                "n_keypoints": int(result["n_keypoints"]), "run": str(folder)}
-        for alpha in result["pck"]:
-            row[f"PCK@{alpha} (%)"] = float(result["pck"][alpha])
-            row[f"threshold@{alpha} (px)"] = float(result["threshold_px"][alpha])
-        rows.append(row)
+        rows.append({**row, **_pck_columns(result)})
     return rows, dict(payload.get("data_options", {}))
+
+
+def _pck_columns(result: dict[str, Any]) -> dict[str, float]:
+    """A test result's long-table columns: ``PCK@<alpha> (%)``, ``threshold@<alpha> (px)`` and, when
+    present, ``PCK@<t> px (%)``."""
+    columns = {}
+    for alpha in result["pck"]:
+        columns[f"PCK@{alpha} (%)"] = float(result["pck"][alpha])
+        columns[f"threshold@{alpha} (px)"] = float(result["threshold_px"][alpha])
+    columns.update({f"PCK@{t} px (%)": float(v) for t, v in result.get("pck_px", {}).items()})
+    return columns
 
 
 def fuse_runs(folders: list[str]) -> pd.DataFrame:
@@ -94,34 +103,32 @@ def sweep(cfg: Any, sequences: list | None = None, info: dict | None = None) -> 
                 history = study.train(net, data, sub, name=name,
                                       label=f"sweep {name} (experiment {experiment}, shift scalar {float(shift):g})")
                 result = study.evaluate(net, data.splits["test"], sub, "test")
-                row = {"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
-                       "epochs": len(history), "n_keypoints": result["n_keypoints"]}
-                for alpha in result["pck"]:
-                    row[f"PCK@{alpha} (%)"] = result["pck"][alpha]
-                    row[f"threshold@{alpha} (px)"] = result["threshold_px"][alpha]
-                rows.append(row)
+                rows.append({"shift_scalar": float(shift), "experiment": int(experiment), "model": name,
+                             "epochs": len(history), "n_keypoints": result["n_keypoints"], **_pck_columns(result)})
     return pd.DataFrame(rows)
 
 
 def sweep_tables(long: pd.DataFrame) -> dict[float, pd.DataFrame]:
-    """One table per shift scalar of a long sweep table: columns (experiment, PCK@alpha (%)), first row
-    the mean threshold distance (px), then the identity baseline and each model."""
+    """One table per shift scalar of a long sweep table: columns (experiment, PCK@alpha (%)) and, when the
+    runs have them, (experiment, PCK@t px (%)); first row the threshold distance (px: the mean torso
+    threshold, or t), then the identity baseline and each model."""
     alphas = [str(a) for a in metrics.PCK_ALPHAS]
+    fixed = [c[len("PCK@"):-len(" px (%)")] for c in long.columns if c.endswith(" px (%)")]
+    names = [(f"PCK@{a} (%)", f"threshold@{a} (px)") for a in alphas] + [(f"PCK@{t} px (%)", t) for t in fixed]
     tables = {}
     for shift, part in long.groupby("shift_scalar", sort=True):
-        columns = pd.MultiIndex.from_tuples(
-            [(f"experiment {e}", f"PCK@{a} (%)") for e in sorted(part["experiment"].unique()) for a in alphas])
         experiments = sorted(part["experiment"].unique())
+        columns = pd.MultiIndex.from_tuples([(f"experiment {e}", name) for e in experiments for name, _ in names])
         rows: dict[str, list[float]] = {THRESHOLD_ROW: []}
         for experiment in experiments:
             block = part[part["experiment"] == experiment]
-            rows[THRESHOLD_ROW] += [float(block[f"threshold@{a} (px)"].iloc[0]) for a in alphas]
+            rows[THRESHOLD_ROW] += [float(block[threshold].iloc[0]) if threshold in block else float(threshold)
+                                    for _, threshold in names]
         for name in dict.fromkeys(part["model"]):
             rows[name] = []
             for experiment in experiments:
                 hit = part[(part["experiment"] == experiment) & (part["model"] == name)]
-                rows[name] += ([float(hit[f"PCK@{a} (%)"].iloc[0]) for a in alphas] if len(hit)
-                               else [float("nan")] * len(alphas))
+                rows[name] += [float(hit[column].iloc[0]) if len(hit) else float("nan") for column, _ in names]
         table = pd.DataFrame.from_dict(rows, orient="index", columns=columns)
         table.index.name = f"shift scalar {shift:g}"
         tables[float(shift)] = table

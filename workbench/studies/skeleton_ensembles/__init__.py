@@ -8,9 +8,10 @@ fixed weights and with weights searched on the validation split only. Data: the 
 
 The study's API, by module: :mod:`.config` (options and constants), :mod:`.data` (loading, splits
 and folds), :mod:`.training` (training and scoring streams), :mod:`.reuse` (streams of earlier runs
-and fold runs), :mod:`.tables` (result tables), :mod:`.results` (the run's files and checkpoint);
-:mod:`.cli` holds the ``workbench evaluate`` / ``predict`` commands and :mod:`.benchmark` the tables
-across runs of several splits and seeds.
+and fold runs), :mod:`.replicas` (a stream trained again from other seeds, for stochastic boosting),
+:mod:`.tables` (result tables), :mod:`.results` (the run's files and checkpoint); :mod:`.cli` holds
+the ``workbench evaluate`` / ``predict`` commands and :mod:`.benchmark` the tables across runs of
+several splits and seeds.
 """
 
 from workbench.studies.skeleton_ensembles.config import (
@@ -30,6 +31,7 @@ from workbench.studies.skeleton_ensembles.reuse import (
     reused_streams,
 )
 from workbench.studies.skeleton_ensembles.tables import (
+    correlation_summary,
     error_correlation_table,
     history_frame,
     largest_ensemble_scores,
@@ -48,7 +50,8 @@ from workbench.studies.skeleton_ensembles.training import (
 
 __all__ = [
     "CHECKPOINT_FORMAT", "DATASETS", "SAME_DATA_OPTIONS", "STREAM_NAMES", "STUDY", "ClipSet", "Config", "SkeletonData",
-    "StreamResult", "apply_threads", "augment", "cross_validate_stream", "error_correlation_table", "fold_holdout",
+    "StreamResult", "apply_threads", "augment", "correlation_summary", "cross_validate_stream",
+    "error_correlation_table", "fold_holdout",
     "history_frame", "largest_ensemble_scores", "load_checkpoint", "load_data", "load_fold_runs", "load_stream_run",
     "make_model", "output_dir", "predict_scores", "results_table", "reused_streams", "run_stream", "save_results",
     "soft_cross_entropy", "train_stream", "viewer_clips",

@@ -15,11 +15,13 @@ from workbench.errors import DataFormatError
 from workbench.leaderboard import read_mapping
 
 KEYS = ["model", "fusion"]
+COLUMNS = ["split", "seed", *KEYS, "boosting", "streams", "val top-1 (%)", "top-1 (%)"]
 
 
 def split_rows(folders: list[str | Path]) -> pd.DataFrame:
-    """One row per (run, table row): ``split``, ``seed``, ``model``, ``fusion``, ``streams``,
-    ``top-1 (%)`` (test) and ``val top-1 (%)``. Raises :class:`DataFormatError` for a folder without a
+    """One row per (run, table row): ``split``, ``seed``, ``model``, ``fusion``, ``boosting``
+    (``single``, ``complementary`` or ``stochastic``; runs made before replicas have only the first two),
+    ``streams``, ``top-1 (%)`` (test) and ``val top-1 (%)``. Raises :class:`DataFormatError` for a folder without a
     readable ``metrics.json`` / ``config.yaml`` and when two folders are the same (split, seed)."""
     frames, seen = [], {}
     for folder in map(Path, folders):
@@ -32,10 +34,11 @@ def split_rows(folders: list[str | Path]) -> pd.DataFrame:
             raise DataFormatError(folder, f"split {key[0]}, seed {key[1]} is also {seen[key]}")
         seen[key] = folder
         rows = pd.DataFrame(summary["rows"])
-        frames.append(rows.assign(split=key[0], seed=key[1])[
-            ["split", "seed", *KEYS, "streams", "val top-1 (%)", "top-1 (%)"]])
+        if "boosting" not in rows:
+            rows["boosting"] = rows["fusion"].map(lambda f: "single" if f == "single" else "complementary")
+        frames.append(rows.assign(split=key[0], seed=key[1])[COLUMNS])
     if not frames:
-        return pd.DataFrame(columns=["split", "seed", *KEYS, "streams", "val top-1 (%)", "top-1 (%)"])
+        return pd.DataFrame(columns=COLUMNS)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -51,11 +54,30 @@ def mean_table(rows: pd.DataFrame) -> pd.DataFrame:
     """The field's number: per model and fusion, the test top-1 (%) averaged over the splits for each
     seed, then mean and standard deviation (ddof 1; 0 for one seed) over the seeds; also the same for
     the cross-validated top-1 and the counts of splits and seeds behind each row."""
-    per_seed = rows.groupby([*KEYS, "streams", "seed"], sort=False).agg(
+    per_seed = rows.groupby([*KEYS, "boosting", "streams", "seed"], sort=False).agg(
         top1=("top-1 (%)", "mean"), val=("val top-1 (%)", "mean"), splits=("split", "nunique")).reset_index()
-    grouped = per_seed.groupby([*KEYS, "streams"], sort=False)
+    grouped = per_seed.groupby([*KEYS, "boosting", "streams"], sort=False)
     table = grouped.agg(**{"top-1 mean (%)": ("top1", "mean"), "top-1 std (%)": ("top1", "std"),
                            "val top-1 mean (%)": ("val", "mean"), "splits": ("splits", "min"),
                            "seeds": ("seed", "nunique")}).reset_index()
     table["top-1 std (%)"] = table["top-1 std (%)"].fillna(0.0)
     return table
+
+
+def boosting_table(mean: pd.DataFrame) -> pd.DataFrame:
+    """Stochastic against complementary boosting at equal model count, from :func:`mean_table`: one row
+    per ensemble (sorted by model count, then kind), its test top-1 mean and std (%) with fixed and with
+    validation-searched weights, and the best single model's mean as the first row for reference."""
+    single = mean[mean["fusion"] == "single"]
+    best = single.loc[[single["top-1 mean (%)"].idxmax()]] if len(single) else single
+    fused = mean[mean["fusion"] != "single"]
+    wide = fused.pivot_table(index=["streams", "boosting", "model"], columns="fusion",
+                             values=["top-1 mean (%)", "top-1 std (%)"], sort=False)
+    wide.columns = [f"{fusion} {value}" for value, fusion in wide.columns]
+    wide = wide.reset_index().sort_values(["streams", "boosting"], kind="stable")
+    head = best.rename(columns={"top-1 mean (%)": "fixed top-1 mean (%)", "top-1 std (%)": "fixed top-1 std (%)"})
+    table = pd.concat([head[["streams", "boosting", "model", "fixed top-1 mean (%)", "fixed top-1 std (%)"]], wide],
+                      ignore_index=True)
+    order = ["streams", "boosting", "model", "fixed top-1 mean (%)", "fixed top-1 std (%)",
+             "val-searched top-1 mean (%)", "val-searched top-1 std (%)"]
+    return table[[c for c in order if c in table]].rename(columns={"streams": "models"})

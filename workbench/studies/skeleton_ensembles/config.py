@@ -11,7 +11,7 @@ from workbench.data.formats import jhmdb
 from workbench.data.transforms.skeleton_streams import STREAMS
 from workbench.errors import ConfigError
 from workbench.studies.base import StudyConfig
-from workbench.studies.skeleton_ensembles import ensembles
+from workbench.studies.skeleton_ensembles import ensembles, replicas
 
 STUDY = "skeleton_ensembles"
 DATASETS = ("synthetic", "penn_action", "jhmdb", "pyskl")
@@ -42,8 +42,16 @@ class Config(StudyConfig):
     ``train_samplings`` > 1 turns on random temporal crops: each training clip keeps that many random
     samplings (:func:`random_sample_indices`, drawn once from ``seed``) and every step trains on one
     of them, chosen at random per clip (memory grows with the count); 1 keeps the fixed uniform one.
+    ``replicas``: models per stream for stochastic boosting, e.g. ``{j: 2, b: 2, k: 2}``: stream ``j``
+    gains model ``j#2``, the same stream trained from seed ``seed + 1000``
+    (:mod:`workbench.studies.skeleton_ensembles.replicas`), and the tables gain the same-modality
+    ensembles (``j x 2``, ``best x 2``, ``{j, b} x 2``, ...) beside the complementary ones.
     ``stream_runs``: earlier run folders of this study whose trained streams are reused (models,
     histories and scores) instead of trained again, e.g. streams trained by parallel processes.
+    ``weight_grid``, ``weight_objective`` (``top1`` | ``log_loss``): the validation weight search
+    (:func:`ensembles.search_weights`); ``weight_check_folds`` K >= 2 checks it by K-fold
+    cross-validation over the validation clips and keeps the fixed weights when the search does not
+    beat them out of fold (:func:`ensembles.checked_search`); 0 applies the search unchecked.
     ``split_runs``: completed run folders, one per (split, seed), summarised in the notebook's
     benchmark tables (:mod:`workbench.studies.skeleton_ensembles.benchmark`); they change nothing else.
     """
@@ -68,6 +76,7 @@ class Config(StudyConfig):
     test_clips: int = 1
     view_align: bool = False
     streams: list = field(default_factory=lambda: list(STREAMS))
+    replicas: dict = field(default_factory=dict)
     stream_runs: list = field(default_factory=list)
     fold_runs: list = field(default_factory=list)
     split_runs: list = field(default_factory=list)
@@ -91,6 +100,8 @@ class Config(StudyConfig):
     fusion_weights: dict = field(default_factory=lambda: dict(ensembles.DEFAULT_WEIGHTS))
     ensembles: dict = field(default_factory=lambda: {k: list(v) for k, v in ensembles.DEFAULT_ENSEMBLES.items()})
     weight_grid: list = field(default_factory=lambda: list(ensembles.DEFAULT_GRID))
+    weight_objective: str = "top1"
+    weight_check_folds: int = 0
     threads: int = 0
     viewer_classes: int = 4
 
@@ -108,6 +119,16 @@ class Config(StudyConfig):
         unknown = [s for s in self.streams if s not in STREAMS]
         if unknown or not self.streams:
             raise ConfigError(f"unknown stream(s) {unknown}; choose from {', '.join(STREAMS)}")
+        bad = {s: n for s, n in self.replicas.items() if s not in self.streams or not isinstance(n, int)
+               or isinstance(n, bool) or n < 1} if isinstance(self.replicas, dict) else self.replicas
+        if bad:
+            raise ConfigError(f"replicas maps streams of this run to a model count >= 1 (e.g. {{j: 2, b: 2}}); "
+                              f"bad entries {bad}")
+        if self.weight_objective not in ensembles.OBJECTIVES or self.weight_check_folds in (1,) \
+                or self.weight_check_folds < 0:
+            raise ConfigError(f"weight_objective must be one of {', '.join(ensembles.OBJECTIVES)} and "
+                              f"weight_check_folds 0 (off) or >= 2, got {self.weight_objective!r}, "
+                              f"{self.weight_check_folds!r}")
         if self.jhmdb_split not in jhmdb.SPLITS:
             raise ConfigError(f"jhmdb_split must be 1, 2 or 3, got {self.jhmdb_split!r}")
         if self.mixup not in ("none", "blend", "swap"):
@@ -129,6 +150,11 @@ class Config(StudyConfig):
                               f"fold in this run), got val_folds {self.val_folds}, val_fold {self.val_fold}")
         if all_folds and self.fold_runs:
             raise ConfigError("val_fold -1 trains every fold in this run; it cannot also fuse fold_runs")
+
+    @property
+    def model_names(self) -> list[str]:
+        """Every model of the run: the streams, then their replicas (``j#2``, ...; see :mod:`.replicas`)."""
+        return replicas.model_names(self.streams, self.replicas)
 
     @property
     def cross_validated(self) -> bool:

@@ -37,25 +37,72 @@ def fuse(scores: Mapping[str, np.ndarray], weights: Mapping[str, float], streams
     return sum(float(weights.get(s, 1.0)) * np.asarray(scores[s], dtype=np.float64) for s in streams)
 
 
+OBJECTIVES = ("top1", "log_loss")
+
+
+def log_loss(fused: np.ndarray, labels: np.ndarray) -> float:
+    """Mean natural-log loss ``-(1/N) sum_n log(s_{n,y_n} / sum_k s_{n,k})`` of fused scores (N, K)."""
+    probabilities = fused / np.maximum(fused.sum(axis=1, keepdims=True), 1e-12)
+    return float(-np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean())
+
+
+def _key(fused: np.ndarray, labels: np.ndarray, objective: str) -> tuple[float, ...]:
+    """What the search maximises: top-1, then mean class accuracy, then minus the log loss (``top1``), or
+    minus the log loss, then top-1 (``log_loss``)."""
+    top1, loss = metrics.top_k_accuracy(fused, labels, 1), log_loss(fused, labels)
+    if objective == "log_loss":
+        return (-loss, top1)
+    return (top1, metrics.mean_class_accuracy(fused, labels), -loss)
+
+
 def search_weights(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray, streams: Sequence[str],
-                   grid: Sequence[float] = DEFAULT_GRID) -> dict[str, float]:
-    """The weights (one value of ``grid`` per stream, not all zero) with the best validation top-1
-    accuracy; ties (common when validation accuracy saturates) go to the higher mean class accuracy,
-    then to the lower validation log loss of the fused probabilities ``s / sum_k s_k`` (natural log,
-    mean over samples), then to the first combination in grid order. Uses only the validation scores
-    and labels given."""
+                   grid: Sequence[float] = DEFAULT_GRID, objective: str = "top1") -> dict[str, float]:
+    """The weights (one value of ``grid`` per stream, not all zero) that score best on the validation
+    scores given. ``objective`` ``top1``: the best validation top-1 accuracy; ties (common when
+    validation accuracy saturates) go to the higher mean class accuracy, then to the lower validation
+    log loss of the fused probabilities ``s / sum_k s_k`` (:func:`log_loss`). ``log_loss``: the lowest
+    log loss, a proper scoring rule that uses every clip's confidence rather than N right-or-wrong
+    outcomes, then top-1. Remaining ties go to the first combination in grid order. Uses only the
+    validation scores and labels given."""
+    if objective not in OBJECTIVES:
+        raise ConfigError(f"unknown weight search objective {objective!r}; use {' or '.join(OBJECTIVES)}")
     labels = np.asarray(val_labels, dtype=np.int64)
-    best, best_key = None, (-np.inf, -np.inf, -np.inf)
+    best, best_key = None, None
     for combo in itertools.product(grid, repeat=len(streams)):
         if not any(combo):
             continue
         weights = dict(zip(streams, combo, strict=True))
-        fused = fuse(val_scores, weights, streams)
-        probabilities = fused / np.maximum(fused.sum(axis=1, keepdims=True), 1e-12)
-        log_loss = -np.log(np.maximum(probabilities[np.arange(len(labels)), labels], 1e-12)).mean()
-        key = (metrics.top_k_accuracy(fused, labels, 1), metrics.mean_class_accuracy(fused, labels), -log_loss)
-        if key > best_key:
+        key = _key(fuse(val_scores, weights, streams), labels, objective)
+        if best_key is None or key > best_key:
             best, best_key = weights, key
     if best is None:
         raise ConfigError(f"the weight grid {list(grid)} has no non-zero value")
     return {s: float(w) for s, w in best.items()}
+
+
+def checked_search(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray, streams: Sequence[str],
+                   fixed: Mapping[str, float], folds: Sequence[np.ndarray], grid: Sequence[float] = DEFAULT_GRID,
+                   objective: str = "top1") -> tuple[dict[str, float], dict[str, float | bool]]:
+    """A weight search that must beat the fixed weights out of fold before it is trusted.
+
+    ``folds`` partition the validation clips (row indices). For each fold the weights are searched
+    (:func:`search_weights`) on the other folds and applied to it, giving out-of-fold fused scores of
+    the search; the fixed weights need no fitting and are scored on every clip. The weights searched
+    on all validation clips are returned when the search's out-of-fold (top-1 %, minus log loss)
+    beats the fixed weights', else ``fixed``: a search that does not generalise from part of the
+    validation clips to the rest is not applied to test. Returns the weights and the check
+    (``oof searched top-1 (%)``, ``oof fixed top-1 (%)``, ``searched kept``)."""
+    labels = np.asarray(val_labels, dtype=np.int64)
+    oof = np.zeros_like(fuse(val_scores, fixed, streams))
+    for held in folds:
+        rest = np.setdiff1d(np.arange(len(labels)), held)
+        weights = search_weights({s: np.asarray(val_scores[s])[rest] for s in streams}, labels[rest], streams, grid,
+                                 objective)
+        oof[held] = fuse({s: np.asarray(val_scores[s])[held] for s in streams}, weights, streams)
+    fixed_fused = fuse(val_scores, fixed, streams)
+    searched_key = (metrics.top_k_accuracy(oof, labels, 1), -log_loss(oof, labels))
+    fixed_key = (metrics.top_k_accuracy(fixed_fused, labels, 1), -log_loss(fixed_fused, labels))
+    kept = searched_key > fixed_key
+    weights = search_weights(val_scores, labels, streams, grid, objective) if kept else dict(fixed)
+    return ({s: float(w) for s, w in weights.items()},
+            {"oof searched top-1 (%)": searched_key[0], "oof fixed top-1 (%)": fixed_key[0], "searched kept": kept})

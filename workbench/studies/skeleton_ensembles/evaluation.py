@@ -14,6 +14,7 @@ from workbench.errors import ConfigError
 from workbench.studies.skeleton_ensembles import ensembles
 from workbench.studies.skeleton_ensembles.config import Config
 from workbench.studies.skeleton_ensembles.data import ClipSet, load_data
+from workbench.studies.skeleton_ensembles.replicas import base_stream, fixed_weight
 from workbench.studies.skeleton_ensembles.results import load_checkpoint
 from workbench.studies.skeleton_ensembles.training import predict_scores
 
@@ -31,7 +32,7 @@ def stream_scores(checkpoint: str | Path, split: str = "test", streams: list[str
         raise ConfigError(f"{checkpoint}: no model for stream(s) {', '.join(unknown)}; it has {', '.join(models)}")
     data = load_data(cfg)
     device = resolve_device(cfg.device)
-    scores = {s: predict_scores(models[s].to(device), data.sets[split], s, data.layout, cfg.bone_order)
+    scores = {s: predict_scores(models[s].to(device), data.sets[split], base_stream(s), data.layout, cfg.bone_order)
               for s in streams}
     return cfg, data.sets[split], scores
 
@@ -41,7 +42,7 @@ def evaluate_checkpoint(checkpoint: str | Path, split: str = "test", streams: li
     """(options, result): top-1 / top-5 / mean class accuracy (%) per stream and, for several streams, of
     their fusion with the run's ``fusion_weights`` updated by ``weights``."""
     cfg, clips, scores = stream_scores(checkpoint, split, streams, **overrides)
-    fusion = {**{s: float(cfg.fusion_weights.get(s, 1.0)) for s in scores}, **(weights or {})}
+    fusion = {**{s: fixed_weight(cfg.fusion_weights, s) for s in scores}, **(weights or {})}
     per_stream = {s: metrics.classification_metrics(v, clips.labels) for s, v in scores.items()}
     result: dict[str, Any] = {"split": split, "clips": int(len(clips.labels)), "scores": "softmax probabilities",
                               "streams": per_stream}

@@ -29,7 +29,7 @@ def _differing_options(run_cfg: Config, cfg: Config, ignore: tuple[str, ...] = (
 
 
 def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
-    """The streams of ``cfg.streams`` trained by the run in ``folder`` (its ``checkpoint.pt``,
+    """The models of ``cfg.model_names`` (streams and replicas) trained by the run in ``folder`` (its ``checkpoint.pt``,
     ``history.csv`` and ``scores.npz``). Raises :class:`ConfigError` when the run used other data
     options (:data:`SAME_DATA_OPTIONS`) and :class:`DataFormatError` when its scores are not for
     this run's validation and test clips, in the same order."""
@@ -40,7 +40,7 @@ def load_stream_run(folder: str | Path, cfg: Config, data: SkeletonData) -> dict
         raise ConfigError(f"{folder}: cannot reuse its streams, it was run with " + ", ".join(differ))
     scores = _load_scores(folder / "scores.npz", data)
     history = _read_history(folder)
-    wanted = [s for s in cfg.streams if s in models]
+    wanted = [s for s in cfg.model_names if s in models]
     missing = [f"{role}_{s}" for s in wanted for role in ("val", "test") if f"{role}_{s}" not in scores]
     if missing:
         raise DataFormatError(folder / "scores.npz", f"no scores {', '.join(missing)}")
@@ -96,9 +96,9 @@ def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
     val, test = data.sets["val"], data.sets["test"]
     row_of = {name: i for i, name in enumerate(val.names)}
     shape = (len(val.names), data.num_classes)
-    oof = {s: np.full(shape, np.nan) for s in cfg.streams}
-    test_sum = {s: np.zeros((len(test.names), data.num_classes)) for s in cfg.streams}
-    histories: dict[str, list[dict]] = {s: [] for s in cfg.streams}
+    oof = {s: np.full(shape, np.nan) for s in cfg.model_names}
+    test_sum = {s: np.zeros((len(test.names), data.num_classes)) for s in cfg.model_names}
+    histories: dict[str, list[dict]] = {s: [] for s in cfg.model_names}
     folds: dict[int, Path] = {}
     for folder in map(Path, cfg.fold_runs):
         run_cfg, _ = load_checkpoint(folder / "checkpoint.pt")
@@ -114,23 +114,23 @@ def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
         rows = [row_of.get(name, -1) for name in scores["val_names"].tolist()]
         if -1 in rows or not np.array_equal(scores["val_labels"], val.labels.numpy()[rows]):
             raise DataFormatError(path, "its validation clips or labels are not in this run's folds")
-        missing = [s for s in cfg.streams if f"val_{s}" not in scores or f"test_{s}" not in scores]
+        missing = [s for s in cfg.model_names if f"val_{s}" not in scores or f"test_{s}" not in scores]
         if missing:
             raise ConfigError(f"{folder}: no scores for stream(s) {', '.join(missing)}; train them in every fold run")
         history = _read_history(folder)
-        for s in cfg.streams:
+        for s in cfg.model_names:
             oof[s][rows] = scores[f"val_{s}"]
             test_sum[s] += scores[f"test_{s}"]
             histories[s] += [{**row, "fold": run_cfg.val_fold} for row in history if row.get("stream") == s]
-    uncovered = int(np.isnan(oof[cfg.streams[0]][:, 0]).sum())
+    uncovered = int(np.isnan(oof[cfg.model_names[0]][:, 0]).sum())
     if uncovered:
         raise ConfigError(f"fold_runs leave {uncovered} validation clips unscored; list one run per fold")
     source = ", ".join(cfg.fold_runs)
-    return {s: StreamResult(None, histories[s], oof[s], test_sum[s] / len(folds), source) for s in cfg.streams}
+    return {s: StreamResult(None, histories[s], oof[s], test_sum[s] / len(folds), source) for s in cfg.model_names}
 
 
 def reused_streams(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
-    """The streams of ``cfg.streams`` found in the runs of ``cfg.stream_runs`` (see
+    """The models of ``cfg.model_names`` found in the runs of ``cfg.stream_runs`` (see
     :func:`load_stream_run`), or all of them cross-validated from ``cfg.fold_runs`` (see
     :func:`load_fold_runs`); a stream found in two runs is a :class:`ConfigError`."""
     if cfg.fold_runs:

@@ -11,18 +11,65 @@ import pandas as pd
 import torch
 
 from workbench import metrics
-from workbench.studies.skeleton_ensembles import ensembles
+from workbench.studies.skeleton_ensembles import ensembles, replicas
 from workbench.studies.skeleton_ensembles.config import STREAM_NAMES, Config
-from workbench.studies.skeleton_ensembles.data import SkeletonData
+from workbench.studies.skeleton_ensembles.data import ClipSet, SkeletonData, fold_holdout
 from workbench.studies.skeleton_ensembles.training import StreamResult
 
 log = logging.getLogger(__name__)
+
+
+def boosting_kind(members: list[str]) -> str:
+    """``single`` for one model, ``stochastic`` when an ensemble holds replicas (two seeds of one stream),
+    ``complementary`` when it holds only different streams."""
+    if len(members) == 1:
+        return "single"
+    return "stochastic" if len(set(map(replicas.base_stream, members))) < len(members) else "complementary"
+
+
+def stream_label(name: str) -> str:
+    """``"j (joint)"``, ``"j#2 (joint, seed 2)"``: a model's table label."""
+    stream, index = replicas.base_stream(name), replicas.replica_index(name)
+    return f"{name} ({STREAM_NAMES[stream]}{f', seed {index}' if index > 1 else ''})"
+
+
+def fixed_weights(cfg: Config, members: list[str]) -> dict[str, float]:
+    """``cfg.fusion_weights`` of ``members`` (a replica weighs as its stream)."""
+    return {s: replicas.fixed_weight(cfg.fusion_weights, s) for s in members}
+
+
+def search(val: dict[str, np.ndarray], clips: ClipSet, members: list[str], fixed: dict[str, float],
+           cfg: Config) -> tuple[dict[str, float], dict[str, str]]:
+    """Weights for ``members`` searched on the validation scores ``val`` of ``clips``, and the search
+    check column: with ``weight_check_folds`` K >= 2 the search is cross-validated over K stratified
+    folds of the validation clips (:func:`fold_holdout`, seeded by the run) and replaced by ``fixed``
+    unless it wins out of fold (:func:`ensembles.checked_search`)."""
+    labels = clips.labels.numpy()
+    if cfg.weight_check_folds < 2:
+        return ensembles.search_weights(val, labels, members, cfg.weight_grid, cfg.weight_objective), {}
+    row_of = {n: i for i, n in enumerate(clips.names)}
+    folds = [np.array([row_of[n] for n in fold_holdout(clips.names, labels.tolist(), cfg.weight_check_folds, k,
+                                                       cfg.seed)[1]]) for k in range(cfg.weight_check_folds)]
+    weights, check = ensembles.checked_search(val, labels, members, fixed, folds, cfg.weight_grid,
+                                              cfg.weight_objective)
+    verdict = "searched" if check["searched kept"] else "fixed kept"
+    return weights, {"search check": f"{verdict} (out of fold {check['oof searched top-1 (%)']:.1f} % searched, "
+                                     f"{check['oof fixed top-1 (%)']:.1f} % fixed)"}
+
+
+def run_ensembles(results: dict[str, StreamResult], data: SkeletonData, cfg: Config) -> dict[str, list[str]]:
+    """The configured (complementary) ensembles, then the stochastic ones the run's replicas allow
+    (:func:`replicas.replica_ensembles`, the best stream chosen on validation top-1)."""
+    val_labels = data.sets["val"].labels
+    val_top1 = {s: metrics.top_k_accuracy(r.val_scores, val_labels, 1) for s, r in results.items()}
+    return {**{n: list(m) for n, m in cfg.ensembles.items()}, **replicas.replica_ensembles(list(results), val_top1)}
 
 def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] | None, val: np.ndarray,
          val_labels: torch.Tensor, test: np.ndarray, test_labels: torch.Tensor) -> dict[str, Any]:
     m = metrics.classification_metrics(test, test_labels)
     used = sum(1 for s in streams if weights[s] != 0) if weights else len(streams)
     return {"model": name, "streams": len(streams), "streams used": used, "fusion": fusion,
+            "boosting": boosting_kind(streams), "search check": "",
             "weights": ", ".join(f"{s}:{weights[s]:g}" for s in streams) if weights else "",
             "val top-1 (%)": metrics.top_k_accuracy(val, val_labels, 1), "top-1 (%)": m["top1"],
             "top-5 (%)": m["top5"], "mean class (%)": m["mean_class"]}
@@ -38,21 +85,19 @@ def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Con
     val_labels, test_labels = data.sets["val"].labels, data.sets["test"].labels
     val = {s: r.val_scores for s, r in results.items()}
     test = {s: r.test_scores for s, r in results.items()}
-    rows = [_row(f"{s} ({STREAM_NAMES[s]})", [s], "single", None, val[s], val_labels, test[s], test_labels)
-            for s in results]
+    rows = [_row(stream_label(s), [s], "single", None, val[s], val_labels, test[s], test_labels) for s in results]
     searched: dict[str, dict[str, float]] = {}
-    for name, members in cfg.ensembles.items():
-        members = list(members)
+    for name, members in run_ensembles(results, data, cfg).items():
         missing = [s for s in members if s not in results]
         if missing:
             log.warning("ensemble %s skipped: stream(s) %s not trained", name, ", ".join(missing))
             continue
-        fixed = {s: float(cfg.fusion_weights.get(s, 1.0)) for s in members}
+        fixed = fixed_weights(cfg, members)
         rows.append(_row(name, members, "fixed", fixed, ensembles.fuse(val, fixed, members), val_labels,
                          ensembles.fuse(test, fixed, members), test_labels))
-        searched[name] = ensembles.search_weights(val, val_labels.numpy(), members, cfg.weight_grid)
-        rows.append(_row(name, members, "val-searched", searched[name], ensembles.fuse(val, searched[name], members),
-                         val_labels, ensembles.fuse(test, searched[name], members), test_labels))
+        searched[name], check = search(val, data.sets["val"], members, fixed, cfg)
+        rows.append({**_row(name, members, "val-searched", searched[name], ensembles.fuse(val, searched[name], members),
+                            val_labels, ensembles.fuse(test, searched[name], members), test_labels), **check})
     return pd.DataFrame(rows), searched
 
 
@@ -64,7 +109,7 @@ def largest_ensemble_scores(results: dict[str, StreamResult], cfg: Config) -> tu
         stream = next(iter(results))
         return stream, results[stream].test_scores
     name = max(usable, key=lambda n: len(usable[n]))
-    fixed = {s: float(cfg.fusion_weights.get(s, 1.0)) for s in usable[name]}
+    fixed = fixed_weights(cfg, usable[name])
     return name, ensembles.fuse({s: r.test_scores for s, r in results.items()}, fixed, usable[name])
 
 
@@ -77,6 +122,24 @@ def error_correlation_table(results: dict[str, StreamResult], data: SkeletonData
     table = pd.DataFrame(corr, index=streams, columns=streams)
     table["test error (%)"] = [100.0 - metrics.top_k_accuracy(results[s].test_scores, labels, 1) for s in streams]
     return table
+
+
+def correlation_summary(correlations: pd.DataFrame) -> pd.DataFrame:
+    """From :func:`error_correlation_table`: the mean and count of the error correlations between two
+    seeds of one stream (``j`` and ``j#2``) and between two different streams (first models only), so
+    that stochastic and complementary pairs can be compared."""
+    names = [c for c in correlations.columns if c in correlations.index]
+    same, other = [], []
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            if replicas.base_stream(a) == replicas.base_stream(b):
+                same.append(float(correlations.loc[a, b]))
+            elif replicas.replica_index(a) == replicas.replica_index(b) == 1:
+                other.append(float(correlations.loc[a, b]))
+    return pd.DataFrame([{"pairs": "two seeds of one stream", "count": len(same),
+                          "mean error correlation": float(np.mean(same)) if same else float("nan")},
+                         {"pairs": "two different streams", "count": len(other),
+                          "mean error correlation": float(np.mean(other)) if other else float("nan")}])
 
 
 def history_frame(results: dict[str, StreamResult]) -> pd.DataFrame:

@@ -3,7 +3,7 @@ once or once per fold (cross-validated in this run)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +19,7 @@ from workbench.engine.runtime import seed_everything
 from workbench.engine.trainer import Trainer
 from workbench.models.fold_ensemble import FoldEnsemble
 from workbench.models.registry import build_model
+from workbench.studies.skeleton_ensembles import replicas
 from workbench.studies.skeleton_ensembles.config import STUDY, Config
 from workbench.studies.skeleton_ensembles.data import ClipSet, SkeletonData, fold_holdout
 
@@ -69,11 +70,14 @@ def predict_scores(model: torch.nn.Module, clips: ClipSet, stream: str, layout: 
     return (total / clips.clips.shape[0]).double().numpy()
 
 
-def train_stream(cfg: Config, data: SkeletonData, stream: str,
-                 checkpoint_path: str | Path | None = None) -> tuple[torch.nn.Module, list[dict]]:
-    """Train one classifier on ``stream``; validation loss and top-1 (%) of the first temporal clip
+def train_stream(cfg: Config, data: SkeletonData, stream: str, checkpoint_path: str | Path | None = None,
+                 seed: int | None = None) -> tuple[torch.nn.Module, list[dict]]:
+    """Train one classifier on ``stream``, initialised and trained from ``seed`` (default ``cfg.seed``;
+    the data are ``data`` whatever the seed); validation loss and top-1 (%) of the first temporal clip
     per video (the learning curve; the final scores average all ``test_clips``) are logged every epoch.
     Returns the model (last epoch's weights) and the history."""
+    if seed is not None:
+        cfg = replace(cfg, seed=seed)
     model = make_model(cfg, data)
     train, full_val = data.sets["train"], data.sets["val"]
     val = ClipSet(full_val.names, full_val.labels, full_val.clips[:1])
@@ -117,16 +121,17 @@ def _subset(clips: ClipSet, rows: list[int]) -> ClipSet:
     return ClipSet([clips.names[i] for i in rows], clips.labels[rows], clips.clips[:, rows])
 
 
-def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
+def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None,
+                          name: str = "", train_seed: int | None = None) -> StreamResult:
     """Train ``stream`` once per fold of the ``val_folds``-way stratified partition
-    (:func:`fold_holdout`) of ``data``'s pooled validation split (``val_fold`` -1, see
-    :func:`load_data`), each model on the other folds' clips (training state in
-    ``folder/train_<stream>_fold<k>.pt``). Validation scores are out of fold (each clip scored by the
-    model that did not train on it); the model is the :class:`FoldEnsemble` of the K fold models,
-    whose test scores are the fold mean ``(1/K) sum_k p_k`` of their softmax scores. History rows
-    carry a ``fold`` column."""
+    (:func:`fold_holdout`, dealt with ``cfg.seed``) of ``data``'s pooled validation split (``val_fold``
+    -1, see :func:`load_data`), each model on the other folds' clips from ``train_seed`` (default
+    ``cfg.seed``), training state in ``folder/train_<name>_fold<k>.pt`` (``name`` the model's name,
+    default the stream). Validation scores are out of fold (each clip scored by the model that did not
+    train on it); the model is the :class:`FoldEnsemble` of the K fold models, whose test scores are the
+    fold mean ``(1/K) sum_k p_k`` of their softmax scores. History rows carry a ``fold`` column."""
     pool = data.sets["val"]  # the training split holds the same clips in the same order (see load_data)
-    row_of = {name: i for i, name in enumerate(pool.names)}
+    row_of = {clip: i for i, clip in enumerate(pool.names)}
     oof = np.zeros((len(pool.names), data.num_classes))
     members, history = [], []
     for k in range(cfg.val_folds):
@@ -135,8 +140,8 @@ def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: 
         fold_data = SkeletonData(data.layout, data.class_names,
                                  {"train": _subset(data.sets["train"], [row_of[n] for n in kept]),
                                   "val": _subset(pool, rows), "test": data.sets["test"]}, data.source)
-        path = folder / f"train_{stream}_fold{k}.pt" if folder is not None else None
-        model, fold_history = train_stream(cfg, fold_data, stream, path)
+        path = folder / f"train_{name or stream}_fold{k}.pt" if folder is not None else None
+        model, fold_history = train_stream(cfg, fold_data, stream, path, train_seed)
         oof[rows] = predict_scores(model, fold_data.sets["val"], stream, data.layout, cfg.bone_order)
         members.append(model)
         history += [{**row, "fold": k} for row in fold_history]
@@ -145,13 +150,18 @@ def cross_validate_stream(cfg: Config, data: SkeletonData, stream: str, folder: 
                         predict_scores(ensemble, data.sets["test"], stream, data.layout, cfg.bone_order))
 
 
-def run_stream(cfg: Config, data: SkeletonData, stream: str, folder: Path | None = None) -> StreamResult:
-    """Train ``stream`` (training state in ``folder/train_<stream>.pt`` when given) and score it; with
-    ``val_fold`` -1 cross-validate it in this run (:func:`cross_validate_stream`)."""
+def run_stream(cfg: Config, data: SkeletonData, name: str, folder: Path | None = None) -> StreamResult:
+    """Train model ``name`` (a stream, or a replica ``stream#i`` trained from
+    :func:`replicas.replica_seed`; training state in ``folder/train_<name>.pt`` when given) and score it;
+    with ``val_fold`` -1 cross-validate it in this run (:func:`cross_validate_stream`). ``data`` is
+    loaded with the run's seed, so a replica sees the same clips, hold-out and crops as its stream."""
+    stream, seed = replicas.base_stream(name), replicas.replica_seed(cfg.seed, name)
     if cfg.cross_validated:
-        return cross_validate_stream(cfg, data, stream, folder)
-    path = folder / f"train_{stream}.pt" if folder is not None else None
-    model, history = train_stream(cfg, data, stream, path)
-    return StreamResult(model, history,
+        result = cross_validate_stream(cfg, data, stream, folder, name, seed)
+        result.history = [{**row, "stream": name} for row in result.history]
+        return result
+    path = folder / f"train_{name}.pt" if folder is not None else None
+    model, history = train_stream(cfg, data, stream, path, seed)
+    return StreamResult(model, [{**row, "stream": name} for row in history],
                         predict_scores(model, data.sets["val"], stream, data.layout, cfg.bone_order),
                         predict_scores(model, data.sets["test"], stream, data.layout, cfg.bone_order))

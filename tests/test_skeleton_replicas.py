@@ -168,3 +168,19 @@ def test_boosting_table_sets_the_kinds_side_by_side_over_splits_and_seeds(tmp_pa
     assert table.loc["2-stream (j+b)", "fixed top-1 std (%)"] == pytest.approx(np.std([80.0, 82.0], ddof=1))
     assert table.loc["j (joint)", "fixed top-1 mean (%)"] == pytest.approx(76.0)
     assert table["models"].tolist() == [1, 2, 2] and table["boosting"].tolist()[1:] == ["complementary", "stochastic"]
+
+
+def test_shrinkage_pulls_searched_weights_towards_the_fixed_ones() -> None:
+    fixed, searched = {"j": 2.0, "jm": 1.0, "bm": 1.0}, {"j": 0.0, "jm": 1.0, "bm": 0.0}
+    # normalised: fixed (0.5, 0.25, 0.25), searched (0, 1, 0); halfway (0.25, 0.625, 0.125), times sum(fixed) 4
+    assert ensembles.shrink(searched, fixed, 0.5) == pytest.approx({"j": 1.0, "jm": 2.5, "bm": 0.5})
+    assert ensembles.shrink(searched, fixed, 0.0) == searched
+    assert ensembles.shrink(searched, fixed, 1.0) == pytest.approx(fixed)
+    with pytest.raises(ConfigError, match="weight_shrinkage"):
+        ensembles.shrink(searched, fixed, 1.5)
+    labels = np.array([0, 1])
+    scores = {"a": np.array([[0.9, 0.1], [0.1, 0.9]]), "b": np.array([[0.55, 0.45], [0.45, 0.55]])}
+    assert ensembles.fitted_weights(scores, labels, ["a", "b"], {"a": 1.0, "b": 1.0}, [0.0, 1.0], "log_loss",
+                                    0.5) == pytest.approx({"a": 1.5, "b": 0.5})
+    with pytest.raises(ConfigError, match="weight_shrinkage"):
+        study.Config.from_mapping({"weight_shrinkage": -0.1})

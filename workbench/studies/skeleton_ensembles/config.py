@@ -52,6 +52,8 @@ class Config(StudyConfig):
     (:func:`ensembles.search_weights`); ``weight_check_folds`` K >= 2 checks it by K-fold
     cross-validation over the validation clips and keeps the fixed weights when the search does not
     beat them out of fold (:func:`ensembles.checked_search`); 0 applies the search unchecked.
+    ``weight_shrinkage`` in [0, 1] pulls the searched weights that far towards the fixed ones
+    (:func:`ensembles.shrink`; 0 keeps the search).
     ``split_runs``: completed run folders, one per (split, seed), summarised in the notebook's
     benchmark tables (:mod:`workbench.studies.skeleton_ensembles.benchmark`); they change nothing else.
     """
@@ -102,6 +104,7 @@ class Config(StudyConfig):
     weight_grid: list = field(default_factory=lambda: list(ensembles.DEFAULT_GRID))
     weight_objective: str = "top1"
     weight_check_folds: int = 0
+    weight_shrinkage: float = 0.0
     threads: int = 0
     viewer_classes: int = 4
 
@@ -129,6 +132,8 @@ class Config(StudyConfig):
             raise ConfigError(f"weight_objective must be one of {', '.join(ensembles.OBJECTIVES)} and "
                               f"weight_check_folds 0 (off) or >= 2, got {self.weight_objective!r}, "
                               f"{self.weight_check_folds!r}")
+        if not 0.0 <= float(self.weight_shrinkage) <= 1.0:
+            raise ConfigError(f"weight_shrinkage must be in [0, 1], got {self.weight_shrinkage!r}")
         if self.jhmdb_split not in jhmdb.SPLITS:
             raise ConfigError(f"jhmdb_split must be 1, 2 or 3, got {self.jhmdb_split!r}")
         if self.mixup not in ("none", "blend", "swap"):

@@ -80,29 +80,49 @@ def search_weights(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray,
     return {s: float(w) for s, w in best.items()}
 
 
+def shrink(searched: Mapping[str, float], fixed: Mapping[str, float], amount: float) -> dict[str, float]:
+    """Searched weights pulled towards the fixed ones: with both normalised to sum one,
+    ``w = amount * f / sum(f) + (1 - amount) * s / sum(s)``, rescaled to the fixed weights' sum (so that
+    they read like them); ``amount`` 0 keeps the search, 1 gives the fixed weights."""
+    if not 0.0 <= amount <= 1.0:
+        raise ConfigError(f"weight_shrinkage must be in [0, 1], got {amount}")
+    f_total, s_total = sum(fixed.values()), sum(searched.values())
+    if amount == 0.0 or f_total <= 0 or s_total <= 0:
+        return dict(searched)
+    return {k: round(f_total * (amount * fixed[k] / f_total + (1 - amount) * searched[k] / s_total), 4)
+            for k in searched}
+
+
+def fitted_weights(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray, streams: Sequence[str],
+                   fixed: Mapping[str, float], grid: Sequence[float] = DEFAULT_GRID, objective: str = "top1",
+                   shrinkage: float = 0.0) -> dict[str, float]:
+    """:func:`search_weights` on the validation scores given, then :func:`shrink` towards ``fixed``."""
+    return shrink(search_weights(val_scores, val_labels, streams, grid, objective), fixed, shrinkage)
+
+
 def checked_search(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray, streams: Sequence[str],
                    fixed: Mapping[str, float], folds: Sequence[np.ndarray], grid: Sequence[float] = DEFAULT_GRID,
-                   objective: str = "top1") -> tuple[dict[str, float], dict[str, float | bool]]:
+                   objective: str = "top1", shrinkage: float = 0.0) -> tuple[dict[str, float], dict[str, float | bool]]:
     """A weight search that must beat the fixed weights out of fold before it is trusted.
 
-    ``folds`` partition the validation clips (row indices). For each fold the weights are searched
-    (:func:`search_weights`) on the other folds and applied to it, giving out-of-fold fused scores of
-    the search; the fixed weights need no fitting and are scored on every clip. The weights searched
-    on all validation clips are returned when the search's out-of-fold (top-1 %, minus log loss)
-    beats the fixed weights', else ``fixed``: a search that does not generalise from part of the
-    validation clips to the rest is not applied to test. Returns the weights and the check
-    (``oof searched top-1 (%)``, ``oof fixed top-1 (%)``, ``searched kept``)."""
+    ``folds`` partition the validation clips (row indices). For each fold the weights are fitted
+    (:func:`fitted_weights`: searched, then shrunk by ``shrinkage``) on the other folds and applied to
+    it, giving out-of-fold fused scores of the search; the fixed weights need no fitting and are scored
+    on every clip. The weights fitted on all validation clips are returned when the search's
+    out-of-fold (top-1 %, minus log loss) beats the fixed weights', else ``fixed``: a search that does
+    not generalise from part of the validation clips to the rest is not applied to test. Returns the
+    weights and the check (``oof searched top-1 (%)``, ``oof fixed top-1 (%)``, ``searched kept``)."""
     labels = np.asarray(val_labels, dtype=np.int64)
     oof = np.zeros_like(fuse(val_scores, fixed, streams))
     for held in folds:
         rest = np.setdiff1d(np.arange(len(labels)), held)
-        weights = search_weights({s: np.asarray(val_scores[s])[rest] for s in streams}, labels[rest], streams, grid,
-                                 objective)
+        weights = fitted_weights({s: np.asarray(val_scores[s])[rest] for s in streams}, labels[rest], streams, fixed,
+                                 grid, objective, shrinkage)
         oof[held] = fuse({s: np.asarray(val_scores[s])[held] for s in streams}, weights, streams)
     fixed_fused = fuse(val_scores, fixed, streams)
     searched_key = (metrics.top_k_accuracy(oof, labels, 1), -log_loss(oof, labels))
     fixed_key = (metrics.top_k_accuracy(fixed_fused, labels, 1), -log_loss(fixed_fused, labels))
     kept = searched_key > fixed_key
-    weights = search_weights(val_scores, labels, streams, grid, objective) if kept else dict(fixed)
+    weights = fitted_weights(val_scores, labels, streams, fixed, grid, objective, shrinkage) if kept else dict(fixed)
     return ({s: float(w) for s, w in weights.items()},
             {"oof searched top-1 (%)": searched_key[0], "oof fixed top-1 (%)": fixed_key[0], "searched kept": kept})

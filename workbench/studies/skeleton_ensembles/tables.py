@@ -40,18 +40,20 @@ def fixed_weights(cfg: Config, members: list[str]) -> dict[str, float]:
 
 def search(val: dict[str, np.ndarray], clips: ClipSet, members: list[str], fixed: dict[str, float],
            cfg: Config) -> tuple[dict[str, float], dict[str, str]]:
-    """Weights for ``members`` searched on the validation scores ``val`` of ``clips``, and the search
-    check column: with ``weight_check_folds`` K >= 2 the search is cross-validated over K stratified
-    folds of the validation clips (:func:`fold_holdout`, seeded by the run) and replaced by ``fixed``
-    unless it wins out of fold (:func:`ensembles.checked_search`)."""
+    """Weights for ``members`` searched on the validation scores ``val`` of ``clips`` and shrunk towards
+    ``fixed`` by ``weight_shrinkage`` (:func:`ensembles.fitted_weights`), and the search check column:
+    with ``weight_check_folds`` K >= 2 the search is cross-validated over K stratified folds of the
+    validation clips (:func:`fold_holdout`, seeded by the run) and replaced by ``fixed`` unless it wins
+    out of fold (:func:`ensembles.checked_search`)."""
     labels = clips.labels.numpy()
     if cfg.weight_check_folds < 2:
-        return ensembles.search_weights(val, labels, members, cfg.weight_grid, cfg.weight_objective), {}
+        return ensembles.fitted_weights(val, labels, members, fixed, cfg.weight_grid, cfg.weight_objective,
+                                        cfg.weight_shrinkage), {}
     row_of = {n: i for i, n in enumerate(clips.names)}
     folds = [np.array([row_of[n] for n in fold_holdout(clips.names, labels.tolist(), cfg.weight_check_folds, k,
                                                        cfg.seed)[1]]) for k in range(cfg.weight_check_folds)]
     weights, check = ensembles.checked_search(val, labels, members, fixed, folds, cfg.weight_grid,
-                                              cfg.weight_objective)
+                                              cfg.weight_objective, cfg.weight_shrinkage)
     verdict = "searched" if check["searched kept"] else "fixed kept"
     return weights, {"search check": f"{verdict} (out of fold {check['oof searched top-1 (%)']:.1f} % searched, "
                                      f"{check['oof fixed top-1 (%)']:.1f} % fixed)"}

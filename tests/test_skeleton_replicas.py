@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 
+from workbench import metrics
 from workbench.cli import main
 from workbench.errors import ConfigError
 from workbench.studies import skeleton_ensembles as study
@@ -184,3 +185,15 @@ def test_shrinkage_pulls_searched_weights_towards_the_fixed_ones() -> None:
                                     0.5) == pytest.approx({"a": 1.5, "b": 0.5})
     with pytest.raises(ConfigError, match="weight_shrinkage"):
         study.Config.from_mapping({"weight_shrinkage": -0.1})
+
+
+def test_benchmark_correlations_per_run_equal_the_runs_own_summary(finished_run: Path) -> None:
+    rows = benchmark.correlation_rows([finished_run])
+    scores = np.load(finished_run / "scores.npz")
+    names = ["j", "b", "k", "jm", "bm", "km", "j#2", "b#2"]
+    corr = pd.DataFrame(metrics.error_correlation(
+        [scores[f"test_{n}"] for n in names], scores["test_labels"]).numpy(), index=names, columns=names)
+    summary = study.correlation_summary(corr).set_index("pairs")["mean error correlation"]
+    for kind in ("two seeds of one stream", "two different streams"):
+        assert rows.loc[0, kind] == pytest.approx(summary[kind], nan_ok=True)
+    assert rows.loc[0, "split"] == 1 and rows.loc[0, "seed"] == 0

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from workbench import metrics
 from workbench.errors import DataFormatError
 from workbench.leaderboard import read_mapping
+from workbench.studies.skeleton_ensembles import replicas
 
 KEYS = ["model", "fusion"]
 COLUMNS = ["split", "seed", *KEYS, "boosting", "streams", "val top-1 (%)", "top-1 (%)"]
@@ -81,3 +84,27 @@ def boosting_table(mean: pd.DataFrame) -> pd.DataFrame:
     order = ["streams", "boosting", "model", "fixed top-1 mean (%)", "fixed top-1 std (%)",
              "val-searched top-1 mean (%)", "val-searched top-1 std (%)"]
     return table[[c for c in order if c in table]].rename(columns={"streams": "models"})
+
+
+def correlation_rows(folders: list[str | Path]) -> pd.DataFrame:
+    """Per run (``split``, ``seed``), the mean Pearson correlation of the test errors
+    (:func:`metrics.error_correlation`, from each run's ``scores.npz``) over the pairs of two seeds of one
+    stream (``j``, ``j#2``) and over the pairs of two different streams (first models only); columns
+    ``split``, ``seed``, ``two seeds of one stream``, ``two different streams`` (NaN without replicas). Raises
+    :class:`DataFormatError` for a run without readable scores."""
+    rows = []
+    for folder in map(Path, folders):
+        config = read_mapping(folder / "config.yaml", "yaml")
+        path = folder / "scores.npz"
+        try:
+            with np.load(path, allow_pickle=False) as archive:
+                labels = archive["test_labels"]
+                scores = {k[len("test_"):]: archive[k] for k in archive.files
+                          if k.startswith("test_") and k not in ("test_labels", "test_names")}
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataFormatError(path, f"cannot read the test scores ({exc})") from None
+        names = list(scores)
+        means = replicas.mean_by_pair_kind(names, metrics.error_correlation([scores[n] for n in names], labels).numpy())
+        rows.append({"split": int(config.get("jhmdb_split", 0)), "seed": int(config.get("seed", 0)),
+                     **{kind: mean for kind, (mean, _) in means.items()}})
+    return pd.DataFrame(rows)

@@ -90,3 +90,28 @@ def replica_ensembles(names: Sequence[str], val_top1: Mapping[str, float],
                 found.setdefault(m, {})["{" + ", ".join(chosen) + f"}} x {r}"] = [x for s in chosen
                                                                                    for x in models[s][:r]]
     return {name: members for m in sorted(found) for name, members in found[m].items() if m > 1}
+
+
+SEED_PAIR, STREAM_PAIR = "two seeds of one stream", "two different streams"
+
+
+def pair_kind(a: str, b: str) -> str | None:
+    """What a pair of models compares: :data:`SEED_PAIR` for two models of one stream (``j``, ``j#2``),
+    :data:`STREAM_PAIR` for the first models of two streams (``j``, ``b``), None otherwise (a replica
+    against another stream)."""
+    if base_stream(a) == base_stream(b):
+        return SEED_PAIR
+    return STREAM_PAIR if replica_index(a) == replica_index(b) == 1 else None
+
+
+def mean_by_pair_kind(names: Sequence[str], correlations: Sequence[Sequence[float]]) -> dict[str, tuple[float, int]]:
+    """{pair kind: (mean, count)} of the upper triangle of a (len(names), len(names)) matrix by
+    :func:`pair_kind`; NaN entries are skipped, the mean of no pair is NaN."""
+    values: dict[str, list[float]] = {SEED_PAIR: [], STREAM_PAIR: []}
+    for i, a in enumerate(names):
+        for j in range(i + 1, len(names)):
+            kind = pair_kind(a, names[j])
+            value = float(correlations[i][j])
+            if kind is not None and value == value:
+                values[kind].append(value)
+    return {k: (sum(v) / len(v) if v else float("nan"), len(v)) for k, v in values.items()}

@@ -129,19 +129,11 @@ def error_correlation_table(results: dict[str, StreamResult], data: SkeletonData
 def correlation_summary(correlations: pd.DataFrame) -> pd.DataFrame:
     """From :func:`error_correlation_table`: the mean and count of the error correlations between two
     seeds of one stream (``j`` and ``j#2``) and between two different streams (first models only), so
-    that stochastic and complementary pairs can be compared."""
+    that stochastic and complementary pairs can be compared (:func:`replicas.mean_by_pair_kind`)."""
     names = [c for c in correlations.columns if c in correlations.index]
-    same, other = [], []
-    for i, a in enumerate(names):
-        for b in names[i + 1:]:
-            if replicas.base_stream(a) == replicas.base_stream(b):
-                same.append(float(correlations.loc[a, b]))
-            elif replicas.replica_index(a) == replicas.replica_index(b) == 1:
-                other.append(float(correlations.loc[a, b]))
-    return pd.DataFrame([{"pairs": "two seeds of one stream", "count": len(same),
-                          "mean error correlation": float(np.mean(same)) if same else float("nan")},
-                         {"pairs": "two different streams", "count": len(other),
-                          "mean error correlation": float(np.mean(other)) if other else float("nan")}])
+    means = replicas.mean_by_pair_kind(names, correlations.loc[names, names].to_numpy())
+    return pd.DataFrame([{"pairs": kind, "count": count, "mean error correlation": mean}
+                         for kind, (mean, count) in means.items()])
 
 
 def history_frame(results: dict[str, StreamResult]) -> pd.DataFrame:

@@ -219,10 +219,8 @@ def decode_coords(heatmaps: torch.Tensor, method: str = "argmax", sigma: float =
         step_x = torch.sign(_neighbours(maps, x, y, 1, 0) - _neighbours(maps, x, y, -1, 0)) * inner_x
         step_y = torch.sign(_neighbours(maps, x, y, 0, 1) - _neighbours(maps, x, y, 0, -1)) * inner_y
         return coords + 0.25 * torch.stack([step_x, step_y], dim=-1)
-    log = maps.double().clamp_min(1e-10).log()
-
-    def at(dx: int, dy: int) -> torch.Tensor:
-        return _neighbours(log, x, y, dx, dy)
+    def at(dx: int, dy: int) -> torch.Tensor:  # the log only of the 3 x 3 neighbourhood, in float64
+        return _neighbours(maps, x, y, dx, dy).double().clamp_min(1e-10).log()
 
     centre = at(0, 0)
     gx, gy = (at(1, 0) - at(-1, 0)) / 2, (at(0, 1) - at(0, -1)) / 2

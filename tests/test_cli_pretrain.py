@@ -33,8 +33,10 @@ def test_identity_json_contract(labels: Path, capsys: pytest.CaptureFixture) -> 
                         "--model", "identity", "--experiment", "2", "--shift-scalar", "1", "--split", "test",
                         "--seed", "0", "--json")
     result = json.loads(out)
-    assert code == 0 and set(result) == {"pck", "threshold_px", "n_keypoints"}
+    assert code == 0 and set(result) == {"pck", "threshold_px", "pck_px", "n_keypoints", "decode"}
     assert set(result["pck"]) == {"0.05", "0.1", "0.2"} and result["pck"]["0.05"] <= result["pck"]["0.2"]
+    assert list(result["pck_px"]) == ["1.11", "2.23", "4.46"] and result["decode"] == "argmax"
+    assert result["pck_px"]["1.11"] <= result["pck_px"]["2.23"] <= result["pck_px"]["4.46"]
     cfg = pretrain.Config(dataset="penn_action", data_dir=str(labels), experiment=2)
     test = pretrain.load_data(cfg).splits["test"]
     scored = test.visible & test.annotated[:, None]
@@ -43,6 +45,9 @@ def test_identity_json_contract(labels: Path, capsys: pytest.CaptureFixture) -> 
     harder = json.loads(_run(capsys, "evaluate", "pretrain", "--data", str(labels), "--shift-scalar", "2",
                              "--experiment", "2", "--json")[1])
     assert harder["pck"]["0.2"] < result["pck"]["0.2"]
+    dark = json.loads(_run(capsys, "evaluate", "pretrain", "--data", str(labels), "--experiment", "2", "--decode",
+                           "dark", "--pck-px", "2", "3", "--json")[1])
+    assert dark["decode"] == "dark" and list(dark["pck_px"]) == ["2", "3"]
 
 
 def test_checkpoint_round_trip_and_errors(labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

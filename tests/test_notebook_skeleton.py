@@ -28,13 +28,16 @@ def test_run_holds_every_stream_and_ensemble(finished_run: Path) -> None:
             "config.yaml", "status.json", "scores.npz"} <= names
     summary = json.loads((finished_run / "metrics.json").read_text())
     rows = summary["rows"]
-    assert [r["model"].split(" ")[0] for r in rows[:6]] == ["j", "b", "k", "jm", "bm", "km"]
-    ensembles = {(r["model"], r["fusion"]) for r in rows[6:]}
-    assert {name for name, _ in ensembles} == {"2-stream (j+b)", "4-stream (j+b+jm+bm)", "6-stream"}
-    assert {fusion for _, fusion in ensembles} == {"fixed", "val-searched"}
+    # the ci set trains j and b twice (replicas j#2, b#2) besides the six streams
+    assert [r["model"].split(" ")[0] for r in rows[:8]] == ["j", "b", "k", "jm", "bm", "km", "j#2", "b#2"]
+    ensembles = {(r["model"], r["fusion"], r["boosting"]) for r in rows[8:]}
+    assert {name for name, _, kind in ensembles if kind == "complementary"} == {
+        "2-stream (j+b)", "4-stream (j+b+jm+bm)", "6-stream"}
+    assert {name for name, _, kind in ensembles if kind == "stochastic"} == {"j x 2", "b x 2", "best x 2", "{j, b} x 2"}
+    assert {fusion for _, fusion, _ in ensembles} == {"fixed", "val-searched"}
     assert all(0 <= r["top-1 (%)"] <= r["top-5 (%)"] <= 100 for r in rows)
     history = (finished_run / "history.csv").read_text().strip().splitlines()
-    assert len(history) == 1 + 6 and history[0].startswith("stream,epoch,lr,train_loss")
+    assert len(history) == 1 + 8 and history[0].startswith("stream,epoch,lr,train_loss")
     scores = np.load(finished_run / "scores.npz")
     assert scores["test_j"].shape == (len(scores["test_labels"]), 10)
 

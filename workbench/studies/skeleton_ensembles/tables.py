@@ -66,6 +66,7 @@ def run_ensembles(results: dict[str, StreamResult], data: SkeletonData, cfg: Con
     val_top1 = {s: metrics.top_k_accuracy(r.val_scores, val_labels, 1) for s, r in results.items()}
     return {**{n: list(m) for n, m in cfg.ensembles.items()}, **replicas.replica_ensembles(list(results), val_top1)}
 
+
 def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] | None, val: np.ndarray,
          val_labels: torch.Tensor, test: np.ndarray, test_labels: torch.Tensor) -> dict[str, Any]:
     m = metrics.classification_metrics(test, test_labels)
@@ -78,10 +79,11 @@ def _row(name: str, streams: list[str], fusion: str, weights: dict[str, float] |
 
 
 def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Config) -> tuple[pd.DataFrame, dict]:
-    """One row per single stream and per ensemble of ``cfg.ensembles`` (fixed ``cfg.fusion_weights``
-    and weights searched on the validation split), with test top-1 / top-5 / mean class accuracy (%),
-    validation top-1 (%), and the ensemble's stream count and how many of them have a non-zero weight
-    (``streams used``: a searched ensemble may keep fewer when validation cannot separate them).
+    """One row per model (streams and replicas) and per ensemble of :func:`run_ensembles` (fixed
+    ``cfg.fusion_weights`` and weights searched on the validation split, :func:`search`), with test
+    top-1 / top-5 / mean class accuracy (%), validation top-1 (%), the ensemble's model count and how
+    many of them have a non-zero weight (``streams used``: a searched ensemble may keep fewer when
+    validation cannot separate them), its ``boosting`` kind (:func:`boosting_kind`) and ``search check``.
     Returns the table and the searched weights per ensemble. Ensembles naming an untrained stream are
     skipped with a log line."""
     val_labels, test_labels = data.sets["val"].labels, data.sets["test"].labels

@@ -143,3 +143,11 @@ def test_tables_and_metrics_carry_both_pck_kinds(identity_outputs: tuple, tmp_pa
 def test_bad_decode_or_thresholds_are_config_errors(values: dict) -> None:
     with pytest.raises(ConfigError, match="decode|pck_px"):
         pretrain.Config(**values)
+
+
+def test_the_dark_smoothing_is_the_renderers_gaussian() -> None:
+    delta = torch.zeros(2, 56, 56, dtype=torch.float64)
+    delta[0, 30, 12] = delta[1, 0, 55] = 1.0  # one inside, one in a corner (reflected mass)
+    keypoints = torch.tensor([[12.0, 30.0], [55.0, 0.0]], dtype=torch.float64)
+    rendered = heatmaps.render(keypoints, torch.ones(2, dtype=torch.bool), sigma=2.0, peak=1.0)
+    torch.testing.assert_close(heatmaps.gaussian_blur(delta, 2.0), rendered, rtol=0, atol=1e-12)

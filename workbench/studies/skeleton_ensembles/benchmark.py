@@ -70,8 +70,9 @@ def mean_table(rows: pd.DataFrame) -> pd.DataFrame:
 def boosting_table(mean: pd.DataFrame) -> pd.DataFrame:
     """Stochastic against complementary boosting at equal model count, from :func:`mean_table`: one row
     per ensemble (sorted by model count, then kind), its test top-1 mean and std (%) with fixed and with
-    validation-searched weights, and the best single model's mean as the first row for reference."""
-    single = mean[mean["fusion"] == "single"]
+    validation-searched weights, and the best single stream's mean as the first row for reference (a
+    stream's first model; replicas are the same streams again)."""
+    single = mean[(mean["fusion"] == "single") & ~mean["model"].str.contains(replicas.SEPARATOR, regex=False)]
     best = single.loc[[single["top-1 mean (%)"].idxmax()]] if len(single) else single
     fused = mean[mean["fusion"] != "single"]
     wide = fused.pivot_table(index=["streams", "boosting", "model"], columns="fusion",

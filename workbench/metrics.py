@@ -202,10 +202,11 @@ def torso_diameter(keypoints: torch.Tensor, visible: torch.Tensor, shoulders: tu
     return torch.where(ok, (left + right) / 2, torch.nan)
 
 
-def pck_counts(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor, shoulders: tuple[int, int],
-               hips: tuple[int, int], alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Per keypoint counts behind :func:`pck`: (hits (K,), scored (K,), torso diameters (F,) px of the
-    F frames with at least one scored keypoint). Arguments as in :func:`pck`."""
+def _keypoint_distances(pred: torch.Tensor, target: torch.Tensor,
+                        scored: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(||pred - target|| (F, K) px, scored (F, K) bool, target (..., K, 2) float64) for ``pred``,
+    ``target`` (..., K, 2) px and ``scored`` (..., K), the leading dimensions flattened to F frames;
+    a ValueError for other shapes."""
     pred = torch.as_tensor(pred, dtype=torch.float64)
     target = torch.as_tensor(target, dtype=torch.float64)
     scored = torch.as_tensor(scored, dtype=torch.bool)
@@ -213,11 +214,18 @@ def pck_counts(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor, s
         raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (..., K, 2) and "
                          f"scored {tuple(scored.shape)} (..., K)")
     keypoints = scored.shape[-1]
-    diameter = torso_diameter(target, scored, shoulders, hips).reshape(-1)
-    scored = scored.reshape(-1, keypoints) & torch.isfinite(diameter)[:, None]
-    distance = (pred - target).norm(dim=-1).reshape(-1, keypoints)
-    correct = scored & (distance <= alpha * diameter[:, None])
-    return correct.sum(0), scored.sum(0), diameter[scored.any(-1)]
+    return (pred - target).norm(dim=-1).reshape(-1, keypoints), scored.reshape(-1, keypoints), target
+
+
+def pck_counts(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor, shoulders: tuple[int, int],
+               hips: tuple[int, int], alpha: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per keypoint counts behind :func:`pck`: (hits (K,), scored (K,), torso diameters (F,) px of the
+    F frames with at least one scored keypoint). Arguments as in :func:`pck`."""
+    distance, flat, target = _keypoint_distances(pred, target, scored)
+    diameter = torso_diameter(target, torch.as_tensor(scored, dtype=torch.bool), shoulders, hips).reshape(-1)
+    flat = flat & torch.isfinite(diameter)[:, None]
+    correct = flat & (distance <= alpha * diameter[:, None])
+    return correct.sum(0), flat.sum(0), diameter[flat.any(-1)]
 
 
 def pck(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor, shoulders: tuple[int, int],
@@ -250,28 +258,18 @@ def pck_px_counts(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor
                   threshold_px: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Per keypoint (hits (K,), scored (K,)) at a fixed distance: a scored keypoint is correct when
     ||pred - target|| <= ``threshold_px``. ``pred``, ``target`` (..., K, 2) px, ``scored`` (..., K) bool."""
-    pred = torch.as_tensor(pred, dtype=torch.float64)
-    target = torch.as_tensor(target, dtype=torch.float64)
-    scored = torch.as_tensor(scored, dtype=torch.bool)
-    if pred.shape != target.shape or pred.shape[:-1] != scored.shape or pred.shape[-1] != 2:
-        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must be (..., K, 2) and "
-                         f"scored {tuple(scored.shape)} (..., K)")
-    keypoints = scored.shape[-1]
-    scored = scored.reshape(-1, keypoints)
-    distance = (pred - target).norm(dim=-1).reshape(-1, keypoints)
-    return (scored & (distance <= threshold_px)).sum(0), scored.sum(0)
+    distance, flat, _ = _keypoint_distances(pred, target, scored)
+    return (flat & (distance <= threshold_px)).sum(0), flat.sum(0)
 
 
 def pck_px(pred: torch.Tensor, target: torch.Tensor, scored: torch.Tensor,
            thresholds_px: tuple[float, ...] = PCK_PX_THESIS) -> dict[str, float]:
     """PCK at fixed pixel thresholds: {str(t): % of the scored keypoints with ||pred - target|| <= t px}
     (every scored keypoint counts, with or without a torso diameter); NaN when none is scored."""
-    result = {}
-    for threshold in thresholds_px:
-        hits, count = pck_px_counts(pred, target, scored, float(threshold))
-        total = int(count.sum())
-        result[f"{float(threshold):g}"] = 100.0 * int(hits.sum()) / total if total else float("nan")
-    return result
+    distance, flat, _ = _keypoint_distances(pred, target, scored)
+    total = int(flat.sum())
+    return {f"{float(t):g}": 100.0 * int((flat & (distance <= float(t))).sum()) / total if total else float("nan")
+            for t in thresholds_px}
 
 
 # ---------------------------------------------------------------------------------------------

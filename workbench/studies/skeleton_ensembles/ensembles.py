@@ -113,13 +113,13 @@ def checked_search(val_scores: Mapping[str, np.ndarray], val_labels: np.ndarray,
     not generalise from part of the validation clips to the rest is not applied to test. Returns the
     weights and the check (``oof searched top-1 (%)``, ``oof fixed top-1 (%)``, ``searched kept``)."""
     labels = np.asarray(val_labels, dtype=np.int64)
-    oof = np.zeros_like(fuse(val_scores, fixed, streams))
+    fixed_fused = fuse(val_scores, fixed, streams)
+    oof = np.zeros_like(fixed_fused)
     for held in folds:
         rest = np.setdiff1d(np.arange(len(labels)), held)
         weights = fitted_weights({s: np.asarray(val_scores[s])[rest] for s in streams}, labels[rest], streams, fixed,
                                  grid, objective, shrinkage)
         oof[held] = fuse({s: np.asarray(val_scores[s])[held] for s in streams}, weights, streams)
-    fixed_fused = fuse(val_scores, fixed, streams)
     searched_key = (metrics.top_k_accuracy(oof, labels, 1), -log_loss(oof, labels))
     fixed_key = (metrics.top_k_accuracy(fixed_fused, labels, 1), -log_loss(fixed_fused, labels))
     kept = searched_key > fixed_key

@@ -80,7 +80,7 @@ def replica_ensembles(names: Sequence[str], val_top1: Mapping[str, float],
         tall = [s for s, n in per_stream.items() if n >= m]
         for s in tall:
             found.setdefault(m, {})[f"{s} x {m}"] = models[s][:m]
-        if m >= 2 and len(tall) > 1:
+        if len(tall) > 1:
             best = max(tall, key=lambda s: val_top1.get(s, float("-inf")))
             found.setdefault(m, {})[f"best x {m}"] = models[best][:m]
         for r in range(2, m // 2 + 1):

@@ -38,20 +38,26 @@ def fixed_weights(cfg: Config, members: list[str]) -> dict[str, float]:
     return {s: replicas.fixed_weight(cfg.fusion_weights, s) for s in members}
 
 
-def search(val: dict[str, np.ndarray], clips: ClipSet, members: list[str], fixed: dict[str, float],
-           cfg: Config) -> tuple[dict[str, float], dict[str, str]]:
-    """Weights for ``members`` searched on the validation scores ``val`` of ``clips`` and shrunk towards
-    ``fixed`` by ``weight_shrinkage`` (:func:`ensembles.fitted_weights`), and the search check column:
-    with ``weight_check_folds`` K >= 2 the search is cross-validated over K stratified folds of the
-    validation clips (:func:`fold_holdout`, seeded by the run) and replaced by ``fixed`` unless it wins
-    out of fold (:func:`ensembles.checked_search`)."""
-    labels = clips.labels.numpy()
+def check_folds(clips: ClipSet, cfg: Config) -> list[np.ndarray]:
+    """Row indices of the ``weight_check_folds`` stratified folds of the validation clips
+    (:func:`fold_holdout`, seeded by the run); empty when the check is off (fewer than 2 folds)."""
     if cfg.weight_check_folds < 2:
+        return []
+    row_of = {n: i for i, n in enumerate(clips.names)}
+    labels = clips.labels.tolist()
+    return [np.array([row_of[n] for n in fold_holdout(clips.names, labels, cfg.weight_check_folds, k, cfg.seed)[1]])
+            for k in range(cfg.weight_check_folds)]
+
+
+def search(val: dict[str, np.ndarray], labels: np.ndarray, members: list[str], fixed: dict[str, float],
+           folds: list[np.ndarray], cfg: Config) -> tuple[dict[str, float], dict[str, str]]:
+    """Weights for ``members`` searched on the validation scores ``val`` (labels ``labels``) and shrunk
+    towards ``fixed`` by ``weight_shrinkage`` (:func:`ensembles.fitted_weights`), and the search check
+    column: with ``folds`` (:func:`check_folds`) the search is cross-validated over them and replaced by
+    ``fixed`` unless it wins out of fold (:func:`ensembles.checked_search`)."""
+    if not folds:
         return ensembles.fitted_weights(val, labels, members, fixed, cfg.weight_grid, cfg.weight_objective,
                                         cfg.weight_shrinkage), {}
-    row_of = {n: i for i, n in enumerate(clips.names)}
-    folds = [np.array([row_of[n] for n in fold_holdout(clips.names, labels.tolist(), cfg.weight_check_folds, k,
-                                                       cfg.seed)[1]]) for k in range(cfg.weight_check_folds)]
     weights, check = ensembles.checked_search(val, labels, members, fixed, folds, cfg.weight_grid,
                                               cfg.weight_objective, cfg.weight_shrinkage)
     verdict = "searched" if check["searched kept"] else "fixed kept"
@@ -91,6 +97,7 @@ def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Con
     test = {s: r.test_scores for s, r in results.items()}
     rows = [_row(stream_label(s), [s], "single", None, val[s], val_labels, test[s], test_labels) for s in results]
     searched: dict[str, dict[str, float]] = {}
+    folds = check_folds(data.sets["val"], cfg)  # the same folds check every ensemble's search
     for name, members in run_ensembles(results, data, cfg).items():
         missing = [s for s in members if s not in results]
         if missing:
@@ -99,7 +106,7 @@ def results_table(results: dict[str, StreamResult], data: SkeletonData, cfg: Con
         fixed = fixed_weights(cfg, members)
         rows.append(_row(name, members, "fixed", fixed, ensembles.fuse(val, fixed, members), val_labels,
                          ensembles.fuse(test, fixed, members), test_labels))
-        searched[name], check = search(val, data.sets["val"], members, fixed, cfg)
+        searched[name], check = search(val, val_labels.numpy(), members, fixed, folds, cfg)
         rows.append({**_row(name, members, "val-searched", searched[name], ensembles.fuse(val, searched[name], members),
                             val_labels, ensembles.fuse(test, searched[name], members), test_labels), **check})
     return pd.DataFrame(rows), searched

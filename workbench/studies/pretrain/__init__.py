@@ -77,10 +77,11 @@ class Config(StudyConfig):
     defines an epoch as that many training windows drawn afresh each epoch (0: every training window
     once); ``time_limit_min`` > 0 ends training after the first epoch at which that much training
     time has passed; ``precision``: ``fp32`` | ``bf16`` | ``auto`` (bf16 where the hardware computes
-    it natively). ``decode``: how keypoints are read off every map, the models', the identity's
-    noisy input and the truth alike (:func:`heatmaps.decode_coords`: ``argmax``, the thesis's;
-    ``quarter``; ``dark``); ``pck_px``: fixed pixel thresholds of the second PCK, default the
-    thesis's mean thresholds 1.11 / 2.23 / 4.46 px. ``sweep_runs``: earlier runs (one per model,
+    it natively). ``decode``: how keypoints are read off the models' maps and the identity's
+    noisy input alike (:func:`heatmaps.decode_coords`: ``argmax``, the thesis's; ``quarter``;
+    ``dark``; the truth stays the clean maps' whole-pixel peaks); ``pck_px``: fixed pixel
+    thresholds of the second PCK, default the thesis's mean thresholds 1.11 / 2.23 / 4.46 px.
+    ``sweep_runs``: earlier runs (one per model,
     experiment and shift scalar) whose test results are fused into the sweep tables instead of
     training them here.
     """

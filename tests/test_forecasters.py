@@ -167,7 +167,8 @@ def test_a_dct_mlp_checkpoint_says_which_model_it_holds(tmp_path: Path, capsys: 
     table = study.results_table(model, data, cfg, decay=0.8)
     study.save_results(tmp_path, cfg, data, table, history, model)
     assert study.checkpoint_options(tmp_path / "checkpoint.pt") == {"model": "dct_mlp", "blocks": 2,
-                                                                   "obs_frames": 16, "pred_frames": 14}
+                                                                   "obs_frames": 16, "pred_frames": 14,
+                                                                   "two_person": False}
     assert main(["evaluate", "3dpw", "--data", cfg.data_dir, "--split", "valid", "--checkpoint",
                  str(tmp_path / "checkpoint.pt"), "--json"]) == 0
     scored = json.loads(capsys.readouterr().out)

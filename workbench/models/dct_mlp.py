@@ -12,6 +12,11 @@ For B people with observed poses (B, 16, 39):
 4. ``X' = D^T Y``; the forecast of frame t = 1..14 is the last observed pose plus ``X'[t - 1]``,
    mapped back to the original coordinates.
 
+With ``two_person``, the forward pass also takes the other person of the scene, ``other`` (B, 16, 39): their
+observed poses in *this* person's canonical coordinates go through the same DCT and a linear layer across
+coordinates (started at zero), added to step 3's first linear layer; so the forecast moves and turns with the
+whole scene, and an untrained two-person model forecasts as the one-person one.
+
 The last layer starts at zero, so an untrained model forecasts zero velocity. The training objective
 (:func:`dct_mlp_loss`) is the mean per-joint position error plus the mean per-joint error of the
 frame-to-frame velocities (the first one taken from the last observed frame).
@@ -32,9 +37,11 @@ from workbench.models.derpof import Forecast, split_velocities
 
 @dataclass(frozen=True)
 class DctMlpConfig:
-    """Sizes: residual ``blocks``, observed and predicted frames."""
+    """Sizes: residual ``blocks``, observed and predicted frames; ``two_person``: the forward pass takes the
+    other person's observed motion."""
 
     blocks: int = 8
+    two_person: bool = False
     obs_frames: int = OBS_FRAMES
     pred_frames: int = PRED_FRAMES
 
@@ -65,7 +72,9 @@ class TemporalBlock(nn.Module):
 
 
 class DctMlp(nn.Module):
-    """See the module docstring. ``forward(observed (B, 16, 39)) -> Forecast`` (positions (B, 14, 39))."""
+    """See the module docstring. ``forward(observed (B, 16, 39), other=None) -> Forecast`` (positions (B, 14, 39));
+    ``other`` (B, 16, 39), the other person's observed poses, is required with ``two_person`` and refused
+    without."""
 
     def __init__(self, cfg: DctMlpConfig | None = None) -> None:
         super().__init__()
@@ -75,6 +84,10 @@ class DctMlp(nn.Module):
         d = dct_matrix(self.cfg.obs_frames)
         self.register_buffer("dct", d, persistent=False)
         self.mix_in = nn.Linear(COORDS_PER_FRAME, COORDS_PER_FRAME)
+        if self.cfg.two_person:
+            self.mix_other = nn.Linear(COORDS_PER_FRAME, COORDS_PER_FRAME)
+            nn.init.zeros_(self.mix_other.weight)
+            nn.init.zeros_(self.mix_other.bias)
         self.blocks = nn.Sequential(*[TemporalBlock(self.cfg.obs_frames, COORDS_PER_FRAME)
                                       for _ in range(self.cfg.blocks)])
         self.mix_out = nn.Linear(COORDS_PER_FRAME, COORDS_PER_FRAME)
@@ -89,10 +102,17 @@ class DctMlp(nn.Module):
     def config_dict(self) -> dict:
         return asdict(self.cfg)
 
-    def forward(self, observed: torch.Tensor, deterministic: bool = True) -> Forecast:
+    def forward(self, observed: torch.Tensor, deterministic: bool = True,
+                other: torch.Tensor | None = None) -> Forecast:
+        if (other is None) == self.cfg.two_person:
+            raise ValueError("a two-person DCT MLP needs the other person's observed poses (other=...)"
+                             if self.cfg.two_person else "other= is for a DCT MLP built with two_person")
         origin, rotation = canonical_frame(observed)
         x = to_canonical(observed, origin, rotation)
-        y = self.mix_in(torch.einsum("kt,btc->bkc", self.dct, x)).transpose(1, 2)
+        y = self.mix_in(torch.einsum("kt,btc->bkc", self.dct, x))
+        if other is not None:
+            y = y + self.mix_other(torch.einsum("kt,btc->bkc", self.dct, to_canonical(other, origin, rotation)))
+        y = y.transpose(1, 2)
         y = self.mix_out(self.blocks(y).transpose(1, 2))
         offsets = torch.einsum("kt,bkc->btc", self.dct, y)[:, : self.cfg.pred_frames]
         positions = from_canonical(x[:, -1:] + offsets, origin, rotation)

@@ -24,7 +24,7 @@ MIRROR = tuple(JOINT_NAMES.index(n.replace("L-", "R-") if n.startswith("L-") els
 
 
 def _joints(x: torch.Tensor) -> torch.Tensor:
-    return x.unflatten(-1, (NUM_JOINTS, 3))
+    return x.unflatten(-1, (-1, 3))
 
 
 def yaw_matrix(angle: torch.Tensor) -> torch.Tensor:
@@ -58,19 +58,23 @@ def from_canonical(x: torch.Tensor, origin: torch.Tensor, rotation: torch.Tensor
 
 
 def mirror(x: torch.Tensor) -> torch.Tensor:
-    """Left/right mirror image of sequences (N, T, 39): x negated, left and right joints swapped."""
-    joints = _joints(x)[..., list(MIRROR), :].clone()
+    """Left/right mirror image of sequences (N, T, 39 m) of m people: x negated, each person's left and right
+    joints swapped."""
+    people = x.shape[-1] // (3 * NUM_JOINTS)
+    order = [NUM_JOINTS * p + j for p in range(people) for j in MIRROR]
+    joints = _joints(x)[..., order, :].clone()
     joints[..., 0] = -joints[..., 0]
     return joints.flatten(-2)
 
 
 def augment(x: torch.Tensor, kinds: tuple[str, ...] | list[str], generator: torch.Generator | None = None,
             scale_range: tuple[float, float] = (0.85, 1.1), split: int = 16) -> torch.Tensor:
-    """Augmented copies of whole windows ``x`` (N, T, 39) (observed and future frames together):
-    ``rotate`` turns each about the vertical axis through its hip centre at frame ``split - 1`` by a
-    uniform angle; ``mirror`` mirrors half of them (:func:`mirror`); ``reverse`` plays half of them
-    backwards; ``scale`` multiplies each body's offsets from that hip centre by a factor uniform in
-    ``scale_range``. Draws come from ``generator`` (seeded runs)."""
+    """Augmented copies of whole windows ``x`` (N, T, 39 m) (observed and future frames together; m people, each
+    window's people transformed as one scene): ``rotate`` turns each about the vertical axis through its first
+    person's hip centre at frame ``split - 1`` by a uniform angle; ``mirror`` mirrors half of them
+    (:func:`mirror`); ``reverse`` plays half of them backwards; ``scale`` multiplies every joint's offset from
+    that hip centre by a factor uniform in ``scale_range``. The draws do not depend on m, so a window is
+    augmented alike with or without its other person. Draws come from ``generator`` (seeded runs)."""
     unknown = [k for k in kinds if k not in AUGMENTATIONS]
     if unknown:
         raise ConfigError(f"unknown augmentation(s) {unknown}; choose from {', '.join(AUGMENTATIONS)}")

@@ -13,7 +13,7 @@ from workbench.engine.runtime import resolve_device
 from workbench.errors import ConfigError
 from workbench.studies import decoupled_3dpw as study
 
-SIZE_OPTIONS = ("hidden", "latent", "embedding", "dropout", "blocks")
+SIZE_OPTIONS = ("hidden", "latent", "embedding", "dropout", "blocks", "two_person")
 
 
 def configured_model(data_dir: str, model: str | None = None, checkpoint: str = "", checkpoint_g: str = "",
@@ -21,7 +21,8 @@ def configured_model(data_dir: str, model: str | None = None, checkpoint: str = 
                      device: str = "auto", seed: int = 0) -> tuple[study.Config, torch.nn.Module]:
     """(options, model) for scoring: the model named by a run's ``checkpoint`` (with its sizes and
     weights), or ``model`` (default ``derpof``) with the published DeRPoF state dicts ``checkpoint_g`` and
-    ``checkpoint_l``, or a baseline (``decay``: damped velocity's d). ``deterministic``: z = posterior mean."""
+    ``checkpoint_l``, or a baseline (``decay``: damped velocity's d). ``deterministic``: z = posterior mean.
+    A checkpoint of a blended run (``blend_damped``) gives the blend it was scored as."""
     if checkpoint and (checkpoint_g or checkpoint_l):
         raise ConfigError("give either --checkpoint or --checkpoint-g/--checkpoint-l, not both")
     sizes = study.checkpoint_options(checkpoint) if checkpoint else {"model": model or "derpof"}
@@ -31,7 +32,8 @@ def configured_model(data_dir: str, model: str | None = None, checkpoint: str = 
     cfg = study.Config(model=name, data_dir=data_dir, epochs=0, device=device, seed=seed, pretrained_g=checkpoint_g,
                        pretrained_l=checkpoint_l, checkpoint=checkpoint, deterministic_eval=deterministic,
                        progress=False, **{k: v for k, v in sizes.items() if k in SIZE_OPTIONS})
-    net = study.make_model(cfg, decay=decay).to(resolve_device(cfg.device))
+    net = study.make_model(cfg, decay=decay)
+    net = (study.with_checkpoint_blend(net, checkpoint) if checkpoint else net).to(resolve_device(cfg.device))
     torch.manual_seed(seed)
     return cfg, net
 
@@ -48,7 +50,6 @@ def predict_split(split: str, out: str | Path, **model_options: Any) -> tuple[in
     ``out``; returns (scenes, people per scene)."""
     cfg, net = configured_model(**model_options)
     data = somof.load_split(cfg.data_dir, split)
-    observed, _ = study.people(data)
-    pred = study.predict(net, observed, cfg.deterministic_eval).numpy()
+    pred = study.forecast(net, data, cfg.deterministic_eval).numpy()
     somof.write_predictions(out, np.asarray(pred).reshape(*data.inputs.shape[:2], *pred.shape[1:]))
     return data.num_scenes, int(data.inputs.shape[1])

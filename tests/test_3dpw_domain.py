@@ -217,6 +217,11 @@ def test_a_blended_run_checkpoint_scores_as_the_run_did(tmp_path: Path, capsys: 
     history = study.train(model, data, cfg, windows=windows)
     model = study.blended(model, cfg, windows, decay)
     assert isinstance(model, HorizonBlend)
+    # on the training windows it was fitted on (all of them here: fewer than blend_windows), never worse than
+    # either part at any future frame
+    parts = {"blend": model, "learned": model.learned, "damped": model.damped}
+    errors = {k: frame_errors(study.predict(m, windows.observed), windows.future).mean(0) for k, m in parts.items()}
+    assert (errors["blend"] <= torch.minimum(errors["learned"], errors["damped"]) + 1e-9).all()
     table = study.results_table(model, data, cfg, decay)
     results = study.save_results(tmp_path, cfg, data, table, history, model)
     assert len(results["blend_weights"]) == 14

@@ -391,6 +391,24 @@ def _model_checkpoints() -> list[tuple[str, torch.nn.Module, Callable[[torch.nn.
     ]
 
 
+@pytest.mark.parametrize(("blend", "problem"), [
+    ({"weights": [0.5] * 14}, r"needs 'weights' and 'decay'"),
+    ([0.5] * 14, r"needs 'weights' and 'decay'"),
+    ({"weights": [0.5] * 13 + [float("nan")], "decay": 0.8}, r"bad blend entry: blend weights must lie in \[0, 1\]"),
+    ({"weights": [1.5] * 14, "decay": 0.8}, r"blend weights must lie in \[0, 1\]"),
+    ({"weights": [0.5] * 14, "decay": 2.0}, r"decay must lie in \[0, 1\]"),
+    ({"weights": "half", "decay": 0.8}, r"bad blend entry"),
+])
+def test_a_bad_blend_entry_in_a_3dpw_checkpoint_is_refused(tmp_path: Path, blend: object, problem: str) -> None:
+    count("corpus")
+    path = tmp_path / "checkpoint.pt"
+    torch.save({"format": "workbench-weights-1", "model_name": "dct_mlp", "model": {}, "blend": blend}, path)
+    with pytest.raises(CheckpointError) as info:
+        decoupled_3dpw.with_checkpoint_blend(torch.nn.Identity(), path)
+    assert info.value.path == str(path)
+    assert re.search(problem, info.value.problem), info.value.problem
+
+
 @pytest.mark.parametrize("damage", ["nan", "shape", "dtype"])
 @pytest.mark.parametrize("study", ["decoupled_3dpw", "pretrain", "hand_forecasting"])
 def test_damaged_weights_are_refused_and_the_model_is_untouched(tmp_path: Path, study: str, damage: str) -> None:

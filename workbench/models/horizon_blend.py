@@ -50,8 +50,10 @@ class HorizonBlend(nn.Module):
     def __init__(self, learned: nn.Module, decay: float, weights: torch.Tensor) -> None:
         super().__init__()
         weights = torch.as_tensor(weights, dtype=torch.float32).flatten()
-        if bool(((weights < 0) | (weights > 1)).any()):
+        if not bool(((weights >= 0) & (weights <= 1)).all()):  # NaN fails both
             raise ValueError(f"blend weights must lie in [0, 1], got {weights.tolist()}")
+        if not 0.0 <= float(decay) <= 1.0:
+            raise ValueError(f"the damped-velocity decay must lie in [0, 1], got {decay}")
         self.learned = learned
         self.damped = DampedVelocity(decay, len(weights))
         self.register_buffer("weights", weights)

@@ -290,7 +290,8 @@ def sees_other(model: torch.nn.Module) -> bool:
 def with_checkpoint_blend(model: torch.nn.Module, path: str | Path) -> torch.nn.Module:
     """``model`` wrapped in the :class:`HorizonBlend` a run's ``checkpoint.pt`` records (``blend``: weights and
     decay), or ``model`` itself when it records none."""
-    blend = load_torch_file(path).get("blend")
+    state = load_torch_file(path)
+    blend = state.get("blend") if isinstance(state, dict) else None
     if blend is None:
         return model
     if not isinstance(blend, dict) or not {"weights", "decay"} <= set(blend):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from workbench import metrics
 from workbench.errors import DataFormatError
 from workbench.leaderboard import read_mapping
-from workbench.studies.skeleton_ensembles import replicas
+from workbench.studies.skeleton_ensembles import replicas, reuse
 
 KEYS = ["model", "fusion"]
 COLUMNS = ["split", "seed", *KEYS, "boosting", "streams", "val top-1 (%)", "top-1 (%)"]
@@ -96,14 +95,9 @@ def correlation_rows(folders: list[str | Path]) -> pd.DataFrame:
     rows = []
     for folder in map(Path, folders):
         config = read_mapping(folder / "config.yaml", "yaml")
-        path = folder / "scores.npz"
-        try:
-            with np.load(path, allow_pickle=False) as archive:
-                labels = archive["test_labels"]
-                scores = {k[len("test_"):]: archive[k] for k in archive.files
-                          if k.startswith("test_") and k not in ("test_labels", "test_names")}
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataFormatError(path, f"cannot read the test scores ({exc})") from None
+        archive = reuse.read_scores(folder / "scores.npz")
+        labels = archive["test_labels"]
+        scores = {k[len("test_"):]: v for k, v in archive.items() if k.startswith("test_") and v.ndim == 2}
         names = list(scores)
         means = replicas.mean_by_pair_kind(names, metrics.error_correlation([scores[n] for n in names], labels).numpy())
         rows.append({"split": int(config.get("jhmdb_split", 0)), "seed": int(config.get("seed", 0)),

@@ -55,8 +55,9 @@ def _read_history(folder: Path) -> list[dict]:
         raise DataFormatError(folder / "history.csv", f"cannot read the training history ({exc})") from None
 
 
-def _read_scores(path: Path, num_classes: int) -> dict[str, np.ndarray]:
-    """A run's ``scores.npz``, checked for clip names, labels and (N, K) score shapes per split."""
+def read_scores(path: Path, num_classes: int | None = None) -> dict[str, np.ndarray]:
+    """A run's ``scores.npz`` (``{val,test}_names``, ``_labels`` and ``_<model>`` scores (N, K)), checked for clip
+    names, labels and score shapes per split (K: ``num_classes``, or one count for all scores when None)."""
     try:
         with np.load(path, allow_pickle=False) as archive:
             scores = {name: archive[name] for name in archive.files}
@@ -66,9 +67,13 @@ def _read_scores(path: Path, num_classes: int) -> dict[str, np.ndarray]:
         names, labels = scores.get(f"{role}_names"), scores.get(f"{role}_labels")
         if names is None or labels is None:
             raise DataFormatError(path, f"no {role}_names / {role}_labels (written by an older version)")
+    widths = {value.shape[1] for value in scores.values() if value.ndim == 2}
+    classes = num_classes if num_classes is not None else max(widths, default=0)
+    for role in ("val", "test"):
+        names = scores[f"{role}_names"]
         for key, value in scores.items():
-            if key.startswith(f"{role}_") and value.ndim == 2 and value.shape != (len(names), num_classes):
-                raise DataFormatError(path, f"{key} has shape {value.shape}, expected ({len(names)}, {num_classes})")
+            if key.startswith(f"{role}_") and value.ndim == 2 and value.shape != (len(names), classes):
+                raise DataFormatError(path, f"{key} has shape {value.shape}, expected ({len(names)}, {classes})")
     return scores
 
 
@@ -79,7 +84,7 @@ def _check_same_clips(path: Path, scores: dict[str, np.ndarray], role: str, clip
 
 
 def _load_scores(path: Path, data: SkeletonData) -> dict[str, np.ndarray]:
-    scores = _read_scores(path, data.num_classes)
+    scores = read_scores(path, data.num_classes)
     for role in ("val", "test"):
         _check_same_clips(path, scores, role, data.sets[role])
     return scores
@@ -109,7 +114,7 @@ def load_fold_runs(cfg: Config, data: SkeletonData) -> dict[str, StreamResult]:
             raise ConfigError(f"{folds[run_cfg.val_fold]} and {folder} both hold out fold {run_cfg.val_fold}")
         folds[run_cfg.val_fold] = folder
         path = folder / "scores.npz"
-        scores = _read_scores(path, data.num_classes)
+        scores = read_scores(path, data.num_classes)
         _check_same_clips(path, scores, "test", test)
         rows = [row_of.get(name, -1) for name in scores["val_names"].tolist()]
         if -1 in rows or not np.array_equal(scores["val_labels"], val.labels.numpy()[rows]):

@@ -408,7 +408,7 @@ def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1,
     """PCK@``alpha`` (%) per keypoint group (rows nose ... ankle, then ``total``) and side (columns
     ``<model> left``, ``<model> right``, ``<model> total`` per model of ``outputs`` ({model: :func:`predict`
     result})); with ``threshold_px`` the PCK at that fixed distance (px) instead. NaN where a group has
-    no scored keypoint (e.g. ears in Penn Action)."""
+    no scored keypoint (e.g. ears in Penn Action). ``attrs["threshold"]``: ``"0.1"`` or ``"2.23px"``."""
     rows = [*GROUPS.values(), tuple(i for members in GROUPS.values() for i in members)]
     sides = {"left": "L-", "right": "R-", "total": ""}
     columns: dict[str, list[float]] = {}
@@ -426,6 +426,7 @@ def per_keypoint_table(outputs: dict[str, dict[str, Any]], alpha: float = 0.1,
             columns[f"{name} {side} (%)"] = values
     table = pd.DataFrame(columns, index=[*GROUPS, "total"])
     table.index.name = f"PCK@{alpha}" if threshold_px is None else f"PCK@{threshold_px:g} px"
+    table.attrs["threshold"] = f"{alpha}" if threshold_px is None else f"{threshold_px:g}px"
     return table
 
 
@@ -483,14 +484,11 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         payload["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))
     if sweep_rows is not None and len(sweep_rows):
         payload["sweep"] = sweep_rows.to_dict(orient="records")
-    if per_keypoint is not None:
-        payload["per_keypoint_pck_0.1"] = {
-            column: {group: (None if pd.isna(v) else float(v)) for group, v in per_keypoint[column].items()}
-            for column in per_keypoint.columns}
-    if per_keypoint_px is not None:
-        payload[f"per_keypoint_pck_{per_keypoint_px.index.name.split('@')[1].replace(' ', '')}"] = {
-            column: {group: (None if pd.isna(v) else float(v)) for group, v in per_keypoint_px[column].items()}
-            for column in per_keypoint_px.columns}
+    for table in (per_keypoint, per_keypoint_px):
+        if table is not None:
+            payload[f"per_keypoint_pck_{table.attrs['threshold']}"] = {
+                column: {group: (None if pd.isna(v) else float(v)) for group, v in table[column].items()}
+                for column in table.columns}
     checkpoint = folder / "checkpoint.pt"
     if parameter_counts(model)["total"] and not checkpoint.is_file():
         save_atomic({"format": "workbench-weights-1", "model": model.state_dict(),

@@ -18,8 +18,9 @@ from workbench.data.generators import synthetic_3dpw
 from workbench.data.layouts.skeleton_3dpw import BONES
 from workbench.data.transforms import forecast_sources, pose3d_transforms, retarget
 from workbench.errors import ConfigError
+from workbench.metrics import frame_distances as frame_errors
 from workbench.models.dct_mlp import DctMlp, DctMlpConfig
-from workbench.models.horizon_blend import HorizonBlend, fit_blend_weights, frame_errors
+from workbench.models.horizon_blend import HorizonBlend, fit_blend_weights
 from workbench.models.pose_baselines import DampedVelocity
 from workbench.settings import shared_data_dir
 from workbench.studies import decoupled_3dpw as study

@@ -47,17 +47,23 @@ def fde(pred: torch.Tensor, target: torch.Tensor) -> float:
     return float(_rms_joint_error(pred[..., -1:, :], target[..., -1:, :]).mean())
 
 
+def frame_distances(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """SoMoF per-frame distances (..., T), float64, in the inputs' unit:
+    ``sqrt( sum_c (pred[..., t, c] - target[..., t, c])^2 )`` over all coordinates of a pose."""
+    pred, target = _check_pair(pred, target)
+    return ((pred - target) ** 2).sum(-1).sqrt()
+
+
 def vim(pred: torch.Tensor, target: torch.Tensor, frames: tuple[int, ...] = VIM_FRAMES) -> list[float]:
     """SoMoF Visibility-Ignored Metric in centimetres at the given frame indices.
 
     VIM[t] = mean over people p of 100 * sqrt( sum_c (pred[p,t,c] - target[p,t,c])^2 ),
     reported at frames 1, 3, 7, 9, 13 (100, 240, 500, 640, 900 ms ahead).
     """
-    pred, target = _check_pair(pred, target)
-    if max(frames) >= pred.shape[-2]:
-        raise ValueError(f"VIM frame {max(frames)} is beyond the {pred.shape[-2]} predicted frames")
-    per_frame = ((pred - target) ** 2).sum(-1).sqrt().mul(100.0)
-    per_frame = per_frame.reshape(-1, pred.shape[-2]).mean(0)
+    per_frame = frame_distances(pred, target).mul(100.0)
+    if max(frames) >= per_frame.shape[-1]:
+        raise ValueError(f"VIM frame {max(frames)} is beyond the {per_frame.shape[-1]} predicted frames")
+    per_frame = per_frame.reshape(-1, per_frame.shape[-1]).mean(0)
     return [float(per_frame[t]) for t in frames]
 
 

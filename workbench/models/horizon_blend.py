@@ -16,20 +16,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from workbench.metrics import frame_distances
 from workbench.models.derpof import Forecast, split_velocities
 from workbench.models.pose_baselines import DampedVelocity
-
-
-def frame_errors(pred: torch.Tensor, truth: torch.Tensor) -> torch.Tensor:
-    """SoMoF per-frame errors (N, T), float64: ``|| pred[n, t] - truth[n, t] ||_2`` over the 39 coordinates, m."""
-    return (pred.double() - truth.double()).pow(2).sum(-1).sqrt()
 
 
 def fit_blend_weights(learned: torch.Tensor, damped: torch.Tensor, truth: torch.Tensor,
                       grid: int = 101) -> torch.Tensor:
     """Per future frame t, the weight ``w_t`` in ``linspace(0, 1, grid)`` minimising the mean of
-    :func:`frame_errors` of ``w_t learned + (1 - w_t) damped`` against ``truth``; all (N, T, 39); returns (T,)
-    float32. Ties go to the smaller weight."""
+    :func:`workbench.metrics.frame_distances` of ``w_t learned + (1 - w_t) damped`` against ``truth``; all
+    (N, T, 39); returns (T,) float32. Ties go to the smaller weight."""
     if not learned.shape == damped.shape == truth.shape or learned.ndim != 3:
         raise ValueError(f"expected three (N, T, 39) tensors of one shape, got {tuple(learned.shape)}, "
                          f"{tuple(damped.shape)}, {tuple(truth.shape)}")
@@ -38,7 +34,7 @@ def fit_blend_weights(learned: torch.Tensor, damped: torch.Tensor, truth: torch.
     weights = torch.linspace(0.0, 1.0, grid, dtype=torch.float64)
     a, b, y = learned.double(), damped.double(), truth.double()
     # (grid, N, T): every candidate weight at once; the mean over people per frame picks the weight
-    errors = torch.stack([frame_errors(w * a + (1 - w) * b, y).mean(0) for w in weights])
+    errors = torch.stack([frame_distances(w * a + (1 - w) * b, y).mean(0) for w in weights])
     return weights[errors.argmin(0)].float()
 
 

@@ -151,3 +151,40 @@ def test_the_dark_smoothing_is_the_renderers_gaussian() -> None:
     keypoints = torch.tensor([[12.0, 30.0], [55.0, 0.0]], dtype=torch.float64)
     rendered = heatmaps.render(keypoints, torch.ones(2, dtype=torch.bool), sigma=2.0, peak=1.0)
     torch.testing.assert_close(heatmaps.gaussian_blur(delta, 2.0), rendered, rtol=0, atol=1e-12)
+
+
+def test_one_test_pass_reads_every_decoder_as_separate_passes_would(identity_outputs: tuple, tmp_path: Path) -> None:
+    cfg, data, net = identity_outputs
+    cfg = replace(cfg, compare_decode=["dark", "quarter", "argmax"])
+    windows = data.splits["test"].subset(range(24))
+    torch.manual_seed(0)
+    model = pretrain.make_model(replace(cfg, model="3dconv"), "3dconv")
+    outputs = {name: pretrain.predict(m, windows, cfg, "test", progress=False, compare=True)
+               for name, m in (("identity", net), ("3dconv", model))}
+    assert list(outputs["3dconv"]["by_decode"]) == ["argmax", "dark", "quarter"]  # the run's decode first, once
+    assert list(pretrain.predict(model, windows, cfg, "test", progress=False)["by_decode"]) == ["argmax"]
+    by_decoder = pretrain.decoder_results(outputs, (1.11, 2.23))
+    for decoder in ("dark", "quarter"):
+        alone = pretrain.predict(model, windows, replace(cfg, decode=decoder, compare_decode=[]), "test", progress=False)
+        assert torch.equal(outputs["3dconv"]["by_decode"][decoder]["pred"], alone["pred"])
+        assert by_decoder[decoder]["3dconv"]["pck_px"] == pretrain.summarize(alone, (1.11, 2.23))["pck_px"]
+    table = pretrain.decoder_table(by_decoder)
+    assert list(table.index) == [(m, d) for m in ("identity", "3dconv") for d in ("argmax", "dark", "quarter")]
+    dark, argmax = by_decoder["dark"]["3dconv"]["pck_px"]["2.23"], by_decoder["argmax"]["3dconv"]["pck_px"]["2.23"]
+    assert table.loc[("3dconv", "dark"), "PCK@2.23 px change (points)"] == pytest.approx(dark - argmax)
+    assert (table.xs("argmax", level="decode").filter(like="change") == 0).all().all()
+    results = {name: by_decoder["argmax"][name] for name in outputs}
+    pretrain.save_results(tmp_path, cfg, data, results, [], model, by_decoder=by_decoder)
+    saved = json.loads((tmp_path / "metrics.json").read_text())
+    assert saved["test_by_decode"]["dark"]["3dconv"]["pck_px"] == pytest.approx(by_decoder["dark"]["3dconv"]["pck_px"])
+    fused = pretrain.fused_decoders([str(tmp_path)])
+    assert fused.loc[(1.0, 1, "3dconv", "quarter"), "PCK@1.11 px (%)"] == pytest.approx(
+        by_decoder["quarter"]["3dconv"]["pck_px"]["1.11"])
+    assert list(fused.index.get_level_values("model"))[:3] == ["identity"] * 3
+
+
+def test_compare_decode_names_known_decoders() -> None:
+    with pytest.raises(ConfigError, match="compare_decode"):
+        pretrain.Config(compare_decode=["soft"])
+    with pytest.raises(ConfigError, match="compare_decode"):
+        pretrain.Config(compare_decode="dark")

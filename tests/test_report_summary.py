@@ -99,6 +99,24 @@ def test_summary_of_a_run(tmp_path: Path) -> None:
     assert "<td style='text-align:right;padding:0 0.8em'>0.191</td>" in html and "0.19082" not in html
 
 
+def test_pretrain_summary_adds_the_compared_decoders_of_the_model(tmp_path: Path) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.yaml").write_text(yaml.safe_dump({"model": "3dconv", "dataset": "penn_action"}))
+
+    def result(base: float) -> dict:
+        return {"pck": {"0.05": base, "0.1": base + 10, "0.2": base + 20}, "pck_px": {"2.23": base + 5}}
+
+    test = {"3dconv": result(30.0), "identity": result(10.0)}
+    (folder / "metrics.json").write_text(json.dumps({
+        "model": "3dconv", "experiment": 1, "shift_scalar": 2.0, "decode": "argmax", "test": test,
+        "test_by_decode": {"argmax": test, "dark": {"3dconv": result(33.0), "identity": result(9.0)}}}))
+    summary = build_summary(folder, "pretrain", "complete")
+    assert list(summary.headline.rows) == ["3dconv", "identity", "3dconv, dark decoding"]
+    assert summary.headline.rows["3dconv, dark decoding"] == [53.0, 43.0, 33.0, 38.0]
+    assert dict(summary.facts)["Result"] == "3dconv on test: PCK@0.2 50.0 %, better than identity (30.0 %)"
+
+
 def test_summary_of_a_failed_run_says_why(tmp_path: Path) -> None:
     summary = build_summary(tmp_path, "decoupled_3dpw", "failed", 4.2, error="DataFormatError: x.json: not found")
     facts = dict(summary.facts)

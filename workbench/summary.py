@@ -255,8 +255,15 @@ def _pretrain(config: dict, metrics: dict) -> tuple[str, str, Headline]:
     test = metrics["test"]
     fixed = sorted(test.get(model, {}).get("pck_px", {}), key=float, reverse=True)
     columns = [f"PCK@{a} (%)" for a in alphas] + [f"PCK@{t} px (%)" for t in fixed]
-    rows = {m: [test[m]["pck"].get(a) for a in alphas] + [test[m].get("pck_px", {}).get(t) for t in fixed]
-            for m in dict.fromkeys([model, "identity"]) if m in test}
+
+    def values(result: dict) -> list:
+        return [result["pck"].get(a) for a in alphas] + [result.get("pck_px", {}).get(t) for t in fixed]
+
+    rows = {m: values(test[m]) for m in dict.fromkeys([model, "identity"]) if m in test}
+    main = metrics.get("decode", "argmax")
+    for decoder, found in (metrics.get("test_by_decode") or {}).items():  # the same maps, other read-outs
+        if decoder != main and model in found:
+            rows[f"{model}, {decoder} decoding"] = values(found[model])
     info = metrics.get("data", {})
     data = (f"{config.get('dataset')} ({info.get('source')}): {fmt(info.get('sequences'))} sequences, "
             f"{fmt(info.get('windows'))} windows of {config.get('window', 5)} frames; "
@@ -264,7 +271,8 @@ def _pretrain(config: dict, metrics: dict) -> tuple[str, str, Headline]:
     described = (f"{model}, {fmt(metrics.get('parameters'))} parameters, {_epochs(metrics.get('epochs_trained', 0))}; "
                  f"experiment {metrics.get('experiment')}, shift scalar {metrics.get('shift_scalar'):g}, "
                  f"{metrics.get('decode', 'argmax')} decoding")
-    return data, described, Headline("test", True, columns, rows, model)
+    baselines = ["identity"] if "identity" in rows else []  # other decoders' rows are not baselines
+    return data, described, Headline("test", True, columns, rows, model, baselines)
 
 
 def _hand_forecasting(config: dict, metrics: dict) -> tuple[str, str, Headline]:

@@ -46,12 +46,13 @@ from workbench.studies.pretrain.sweep import (
     SAME_DATA,
     THRESHOLD_ROW,
     fuse_runs,
+    fused_decoders,
     fused_per_keypoint,
     sweep,
     sweep_tables,
 )
 
-__all__ = ["fuse_runs", "fused_per_keypoint", "sweep", "sweep_tables"]
+__all__ = ["fuse_runs", "fused_decoders", "fused_per_keypoint", "sweep", "sweep_tables"]
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,9 @@ class Config(StudyConfig):
     it natively). ``decode``: how keypoints are read off the models' maps and the identity's
     noisy input alike (:func:`heatmaps.decode_coords`: ``argmax``, the thesis's; ``quarter``;
     ``dark``; the truth stays the clean maps' whole-pixel peaks); ``pck_px``: fixed pixel
-    thresholds of the second PCK, default the thesis's mean thresholds 1.11 / 2.23 / 4.46 px.
+    thresholds of the second PCK, default the thesis's mean thresholds 1.11 / 2.23 / 4.46 px;
+    ``compare_decode``: further decoders read off the same test maps (one model pass), whose PCK of
+    every model and the identity is reported beside ``decode``'s (:func:`decoder_table`).
     ``sweep_runs``: earlier runs (one per model,
     experiment and shift scalar) whose test results are fused into the sweep tables instead of
     training them here.
@@ -121,10 +124,14 @@ class Config(StudyConfig):
     viewer_windows: int = 4
     decode: str = "argmax"
     pck_px: list = field(default_factory=lambda: list(metrics.PCK_PX_THESIS))
+    compare_decode: list = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.decode not in heatmaps.DECODERS:
             raise ConfigError(f"unknown decode {self.decode!r}; choose from {', '.join(heatmaps.DECODERS)}")
+        if not isinstance(self.compare_decode, list) or any(d not in heatmaps.DECODERS for d in self.compare_decode):
+            raise ConfigError(f"compare_decode must be a list of decoders ({', '.join(heatmaps.DECODERS)}), "
+                              f"got {self.compare_decode!r}")
         if not isinstance(self.pck_px, list) or not self.pck_px or not all(
                 isinstance(t, int | float) and not isinstance(t, bool) and t > 0 for t in self.pck_px):
             raise ConfigError(f"pck_px must be a list of positive pixel thresholds, got {self.pck_px!r}")
@@ -267,14 +274,16 @@ def _eval_seed(cfg: Config, split: str) -> int:
 
 @torch.no_grad()
 def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
-            progress: bool = True) -> dict[str, torch.Tensor | float]:
+            progress: bool = True, compare: bool = False) -> dict[str, Any]:
     """Run ``model`` on a split with fixed simulated noise (the same for every model of a config).
 
     Returns ``pred`` and ``input`` (N, T, 25, 2): px of the output and the noisy input maps read off
     by ``cfg.decode`` (:func:`heatmaps.decode_coords`), ``truth`` (N, T, 25, 2): the ground-truth maps'
     peaks (rounded, clipped keypoints: the maps are rendered at whole pixels, where every decoder
     finds a clean map's centre), ``scored``
-    (N, T, 25): visible and annotated, and ``loss``: the mean loss of the model's ``objective``.
+    (N, T, 25): visible and annotated, ``loss``: the mean loss of the model's ``objective``, and
+    ``by_decode`` {decoder: {"pred", "input"}}: the same maps read off by ``cfg.decode`` and, with
+    ``compare`` (the test pass; validation inside training skips it), by each decoder of ``cfg.compare_decode``.
     With ``progress`` (and ``cfg.progress``) the pass reports how many windows are done
     (:func:`~workbench.engine.progress.task_progress`; a test pass of Model C takes minutes on a CPU).
     """
@@ -282,7 +291,9 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
     device = _device_of(model, cfg)
     precision = resolve_precision(cfg.precision, device)
     generator = torch.Generator(device=device).manual_seed(_eval_seed(cfg, split))
-    preds, inputs, total = [], [], 0.0
+    decoders = tuple(dict.fromkeys([cfg.decode, *(cfg.compare_decode if compare else [])]))
+    read: dict[str, dict[str, list[torch.Tensor]]] = {d: {"pred": [], "input": []} for d in decoders}
+    total = 0.0
     label = f"{type(model).__name__} on {split}"
     with task_progress(label, len(windows), "windows", progress and bool(cfg.progress)) as task:
         for start in range(0, len(windows), int(cfg.eval_batch_size)):
@@ -293,14 +304,15 @@ def predict(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
             with autocast(precision, device):
                 loss, out = model.objective(x, kp, vis, ann, want_maps=True)
             total += float(loss) * len(kp)
-            preds.append(heatmaps.decode_coords(out.float(), cfg.decode).cpu())
-            inputs.append(heatmaps.decode_coords(x, cfg.decode).cpu())
+            for decoder, lists in read.items():
+                lists["pred"].append(heatmaps.decode_coords(out.float(), decoder).cpu())
+                lists["input"].append(heatmaps.decode_coords(x, decoder).cpu())
             task.advance(len(kp))
     truth = windows.keypoints.round().clamp(0, heatmaps.HEATMAP_SIZE - 1)
     empty = torch.zeros(0, *windows.keypoints.shape[1:])
-    return {"pred": torch.cat(preds) if preds else empty, "input": torch.cat(inputs) if inputs else empty,
-            "truth": truth, "scored": windows.visible & windows.annotated[:, None],
-            "loss": total / max(len(windows), 1)}
+    by_decode = {d: {k: torch.cat(v) if v else empty for k, v in lists.items()} for d, lists in read.items()}
+    return {**by_decode[cfg.decode], "truth": truth, "scored": windows.visible & windows.annotated[:, None],
+            "loss": total / max(len(windows), 1), "by_decode": by_decode}
 
 
 def summarize(out: dict[str, Any], thresholds_px: tuple[float, ...] = metrics.PCK_PX_THESIS) -> dict[str, Any]:
@@ -309,6 +321,34 @@ def summarize(out: dict[str, Any], thresholds_px: tuple[float, ...] = metrics.PC
     result = metrics.pck(out["pred"], out["truth"], out["scored"], SHOULDERS, HIPS)
     fixed = metrics.pck_px(out["pred"], out["truth"], out["scored"], tuple(thresholds_px))
     return {**result, "pck_px": fixed, "loss": float(out["loss"])}
+
+
+def decoder_results(outputs: dict[str, dict[str, Any]],
+                    thresholds_px: tuple[float, ...] = metrics.PCK_PX_THESIS) -> dict[str, dict[str, dict[str, Any]]]:
+    """{decoder: {name: :func:`summarize` result}} of :func:`predict` results ``outputs`` ({model name: result})
+    for every decoder they were read off with (``by_decode``): the model's maps scored as ``pred``, and the
+    identity (whose prediction is its input) alike."""
+    decoders = next(iter(outputs.values()))["by_decode"]
+    return {decoder: {name: summarize({**out, "pred": out["by_decode"][decoder]["pred"]}, thresholds_px)
+                      for name, out in outputs.items()} for decoder in decoders}
+
+
+def decoder_table(by_decoder: dict[str, dict[str, dict[str, Any]]]) -> pd.DataFrame:
+    """Test PCK (%) per (model, decoder) of :func:`decoder_results`: the :func:`results_table` columns
+    (torso-relative, then fixed pixel thresholds), rows indexed (``model``, ``decode``), each model's
+    decoders together in the given order, and a ``change (points)`` block: each decoder's PCK minus the
+    first decoder's (the run's ``decode``)."""
+    first = next(iter(by_decoder))
+    names = list(by_decoder[first])
+    rows, index = [], []
+    for name in names:
+        for decoder, results in by_decoder.items():
+            rows.append(results_table({name: results[name]}).loc[name])
+            index.append((name, decoder))
+    table = pd.DataFrame(rows, index=pd.MultiIndex.from_tuples(index, names=["model", "decode"]))
+    change = table - table.xs(first, level="decode").reindex(table.index.get_level_values("model")).to_numpy()
+    change.columns = [column.replace("(%)", "change (points)") for column in change.columns]
+    return pd.concat([table, change], axis=1)
 
 
 def evaluate(model: torch.nn.Module, windows: WindowSet, cfg: Config, split: str,
@@ -459,13 +499,19 @@ def output_dir(cfg: Config) -> Path:
     return open_run(STUDY, cfg)
 
 
+def _saved_result(result: dict[str, Any]) -> dict[str, Any]:
+    return {k: result[k] for k in ("pck", "threshold_px", "pck_px", "n_keypoints", "loss") if k in result}
+
+
 def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, dict[str, Any]],
                  history: list[dict], model: torch.nn.Module, sweep_rows: pd.DataFrame | None = None,
                  per_keypoint: pd.DataFrame | None = None,
-                 per_keypoint_px: pd.DataFrame | None = None) -> dict[str, Any]:
+                 per_keypoint_px: pd.DataFrame | None = None,
+                 by_decoder: dict[str, dict[str, dict[str, Any]]] | None = None) -> dict[str, Any]:
     """Write ``metrics.json`` (test PCK (%), threshold distances (px) and scored keypoints per model,
     data description, sweep rows, the per-keypoint PCK@0.1 table and, when given, the per-keypoint PCK
-    at a fixed threshold (``per_keypoint_pck_<t>px``)), ``history.csv``, ``config.yaml``
+    at a fixed threshold (``per_keypoint_pck_<t>px``) and, given :func:`decoder_results` ``by_decoder``,
+    ``test_by_decode`` {decoder: {model: PCK}}), ``history.csv``, ``config.yaml``
     and the model's ``checkpoint.pt`` (weights only, when training did not write it)."""
     payload: dict[str, Any] = {
         "study": STUDY, "model": cfg.model, "experiment": int(cfg.experiment), "shift_scalar": float(cfg.shift_scalar),
@@ -476,9 +522,11 @@ def save_results(folder: Path, cfg: Config, data: StudyData, results: dict[str, 
         "data": {k: v for k, v in data.info.items() if k != "skipped"},
         "skipped_files": [{"file": f, "problem": p} for f, p in data.info.get("skipped", [])],
         "decode": cfg.decode,
-        "test": {name: {k: r[k] for k in ("pck", "threshold_px", "pck_px", "n_keypoints", "loss") if k in r}
-                 for name, r in results.items()},
+        "test": {name: _saved_result(r) for name, r in results.items()},
     }
+    if by_decoder and len(by_decoder) > 1:
+        payload["test_by_decode"] = {d: {name: _saved_result(r) for name, r in found.items()}
+                                     for d, found in by_decoder.items()}
     if history:
         payload["epochs_trained"] = len(history)
         payload["train_time_s"] = float(sum(r["epoch_time_s"] for r in history))

@@ -149,3 +149,21 @@ def fused_per_keypoint(folders: list[str]) -> pd.DataFrame:
     frame = pd.DataFrame(columns)
     frame.index.name = "PCK@0.1"
     return frame
+
+
+def fused_decoders(folders: list[str]) -> pd.DataFrame:
+    """Test PCK (%) per decoder of the fused runs that compared decoders (``compare_decode``): one row
+    per (shift scalar, experiment, model, decode), the identity once per (experiment, shift scalar),
+    with the long table's ``PCK@...`` columns; empty when no run compared decoders."""
+    rows: dict[tuple, dict[str, Any]] = {}
+    for folder in folders:
+        payload = json.loads((Path(folder) / "metrics.json").read_text())
+        for decoder, found in (payload.get("test_by_decode") or {}).items():
+            for name, result in found.items():
+                key = (float(payload["shift_scalar"]), int(payload["experiment"]), name, decoder)
+                rows.setdefault(key, {"shift_scalar": key[0], "experiment": key[1], "model": name,
+                                      "decode": decoder, **_pck_columns(result)})
+    if not rows:
+        return pd.DataFrame()
+    order = sorted(rows, key=lambda k: (k[0], k[1], k[2] != "identity"))
+    return pd.DataFrame([rows[k] for k in order]).set_index(["shift_scalar", "experiment", "model", "decode"])

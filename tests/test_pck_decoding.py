@@ -165,7 +165,8 @@ def test_one_test_pass_reads_every_decoder_as_separate_passes_would(identity_out
     assert list(pretrain.predict(model, windows, cfg, "test", progress=False)["by_decode"]) == ["argmax"]
     by_decoder = pretrain.decoder_results(outputs, (1.11, 2.23))
     for decoder in ("dark", "quarter"):
-        alone = pretrain.predict(model, windows, replace(cfg, decode=decoder, compare_decode=[]), "test", progress=False)
+        alone = pretrain.predict(model, windows, replace(cfg, decode=decoder, compare_decode=[]), "test",
+                                 progress=False)
         assert torch.equal(outputs["3dconv"]["by_decode"][decoder]["pred"], alone["pred"])
         assert by_decoder[decoder]["3dconv"]["pck_px"] == pretrain.summarize(alone, (1.11, 2.23))["pck_px"]
     table = pretrain.decoder_table(by_decoder)

@@ -33,7 +33,7 @@ def test_identity_json_contract(labels: Path, capsys: pytest.CaptureFixture) -> 
                         "--model", "identity", "--experiment", "2", "--shift-scalar", "1", "--split", "test",
                         "--seed", "0", "--json")
     result = json.loads(out)
-    assert code == 0 and set(result) == {"pck", "threshold_px", "pck_px", "n_keypoints", "decode"}
+    assert code == 0 and set(result) == {"pck", "threshold_px", "pck_px", "n_keypoints", "decode", "precision"}
     assert set(result["pck"]) == {"0.05", "0.1", "0.2"} and result["pck"]["0.05"] <= result["pck"]["0.2"]
     assert list(result["pck_px"]) == ["1.11", "2.23", "4.46"] and result["decode"] == "argmax"
     assert result["pck_px"]["1.11"] <= result["pck_px"]["2.23"] <= result["pck_px"]["4.46"]
@@ -48,6 +48,22 @@ def test_identity_json_contract(labels: Path, capsys: pytest.CaptureFixture) -> 
     dark = json.loads(_run(capsys, "evaluate", "pretrain", "--data", str(labels), "--experiment", "2", "--decode",
                            "dark", "--pck-px", "2", "3", "--json")[1])
     assert dark["decode"] == "dark" and list(dark["pck_px"]) == ["2", "3"]
+
+
+
+def test_evaluate_compares_decoders_on_a_capped_split_in_one_pass(labels: Path, capsys: pytest.CaptureFixture) -> None:
+    argv = ("evaluate", "pretrain", "--data", str(labels), "--experiment", "2", "--max-windows", "10",
+            "--precision", "fp32", "--json")
+    both = json.loads(_run(capsys, *argv, "--compare-decode", "dark")[1])
+    assert both["precision"] == "fp32" and list(both["by_decode"]) == ["argmax", "dark"]
+    assert both["by_decode"]["argmax"]["pck_px"] == both["pck_px"]
+    alone = json.loads(_run(capsys, *argv, "--decode", "dark")[1])
+    assert both["by_decode"]["dark"]["pck_px"] == alone["pck_px"] and "by_decode" not in alone
+    cfg = pretrain.Config(dataset="penn_action", data_dir=str(labels), experiment=2, max_windows={"test": 10})
+    test = pretrain.load_data(cfg).splits["test"]
+    assert len(test) == 10 and both["n_keypoints"] <= int((test.visible & test.annotated[:, None]).sum())
+    text = _run(capsys, *argv[:-1], "--compare-decode", "quarter")[1]
+    assert "argmax decoding" in text and "quarter decoding" in text and "fp32" in text
 
 
 def test_checkpoint_round_trip_and_errors(labels: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:

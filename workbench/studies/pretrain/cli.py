@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from workbench.data.transforms import heatmaps
 from workbench.data.transforms.heatmap_windows import SPLITS
+from workbench.engine.precision import PRECISIONS
 from workbench.studies import pretrain as study
 from workbench.studies.pretrain.evaluation import evaluate_split
 
@@ -22,16 +23,20 @@ def evaluate(args: argparse.Namespace) -> int:
     result = evaluate_split(args.model, args.checkpoint or "", args.split, dataset=args.dataset,
                             data_dir=args.data or "", max_videos=args.max_videos, experiment=args.experiment,
                             shift_scalar=args.shift_scalar, seed=args.seed, device=args.device, decode=args.decode,
+                            precision=args.precision, compare_decode=list(args.compare_decode or []),
+                            max_windows={args.split: args.max_windows} if args.max_windows else {},
                             **({"pck_px": args.pck_px} if args.pck_px else {}))
     if args.json:
         print(json.dumps(result))
         return 0
     print(f"{args.model} on {args.dataset} {args.split} (experiment {args.experiment}, shift scalar "
-          f"{args.shift_scalar:g}, {result['n_keypoints']} keypoints scored, {args.decode} decoding)")
-    for alpha, value in result["pck"].items():
-        print(f"PCK@{alpha}: {value:.2f} %   (mean threshold {result['threshold_px'][alpha]:.2f} px)")
-    for threshold, value in result["pck_px"].items():
-        print(f"PCK@{threshold} px: {value:.2f} %")
+          f"{args.shift_scalar:g}, {result['n_keypoints']} keypoints scored, {result['precision']})")
+    for decoder, found in (result.get("by_decode") or {args.decode: result}).items():
+        print(f"{decoder} decoding")
+        for alpha, value in found["pck"].items():
+            print(f"  PCK@{alpha}: {value:.2f} %   (mean threshold {found['threshold_px'][alpha]:.2f} px)")
+        for threshold, value in found["pck_px"].items():
+            print(f"  PCK@{threshold} px: {value:.2f} %")
     return 0
 
 
@@ -53,5 +58,11 @@ def register(declared: Study, evaluate_commands: argparse._SubParsersAction,
     ev.add_argument("--decode", default="argmax", choices=list(heatmaps.DECODERS),
                     help="keypoint read-out of every map (default argmax, the thesis's)")
     ev.add_argument("--pck-px", type=float, nargs="+", help="fixed PCK thresholds in px (default 1.11 2.23 4.46)")
+    ev.add_argument("--compare-decode", nargs="+", choices=list(heatmaps.DECODERS),
+                    help="also read the same maps off with these decoders (JSON: by_decode)")
+    ev.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                    help="forward pass precision (default auto: bf16 where the hardware computes it natively)")
+    ev.add_argument("--max-windows", type=int, default=0,
+                    help="score the split's first N windows after shuffling, as a run's max_windows does (0: all)")
     ev.add_argument("--json", action="store_true", help="print one JSON object")
     ev.set_defaults(func=evaluate)

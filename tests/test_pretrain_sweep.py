@@ -23,7 +23,9 @@ def _run(root: Path, name: str, model: str, experiment: int, shift: float, pck: 
     folder = root / name
     folder.mkdir()
     payload = {"study": "pretrain", "model": model, "experiment": experiment, "shift_scalar": shift,
-               "epochs_trained": 4, "train_time_s": 120.0, "data_options": data,
+               "epochs_trained": 4, "train_time_s": 120.0, "data_options": data, "precision": "bf16",
+               "machine": {"device": "cpu", "name": "AMD EPYC (family 25, model 17)", "instruction_sets": ["AVX2"],
+                           "threads": 2, "precision": "bf16", "torch": "2.13.0+cpu"},
                "test": {"identity": _result(3.0, 16.0, 48.0), model: _result(*pck)},
                "per_keypoint_pck_0.1": {"identity total (%)": {"head": 10.0, "total": 16.0},
                                         f"{model} total (%)": {"head": 40.0, "total": 50.0}}}
@@ -38,6 +40,8 @@ def test_fused_runs_give_the_sweep_tables(tmp_path: Path) -> None:
     long = pretrain.fuse_runs(runs)
     assert list(long["model"]) == ["identity", "3dconv", "bi_convlstm_c", "identity", "3dconv"]
     assert long.loc[long["model"] == "bi_convlstm_c", "train_time_s"].item() == 120.0
+    assert set(long["precision"]) == {"bf16"}
+    assert long["machine"].iloc[0] == "cpu: AMD EPYC (family 25, model 17), AVX2; 2 threads; bf16; torch 2.13.0+cpu"
     table = pretrain.sweep_tables(long)[1.0]
     assert table.loc["bi_convlstm_c", ("experiment 1", "PCK@0.1 (%)")] == 48.0
     assert pd.isna(table.loc["bi_convlstm_c", ("experiment 2", "PCK@0.2 (%)")])

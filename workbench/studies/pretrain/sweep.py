@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from workbench import metrics
+from workbench.engine.machine import machine_text
 from workbench.engine.runtime import resolve_device
 from workbench.errors import ConfigError, DataFormatError
 
@@ -27,8 +28,9 @@ read-out and fixed thresholds of the scores."""
 
 
 def run_rows(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """(the long-table rows of one run: its model and the identity baseline; the run's data options
-    from ``config.yaml``/``metrics.json``) for a run folder written by the pretrain study."""
+    """(the long-table rows of one run: its model and the identity baseline, each naming the run's
+    precision and machine; the run's data options from ``metrics.json``) for a run folder written by
+    the pretrain study."""
     path = Path(folder) / "metrics.json"
     if not path.is_file():
         raise DataFormatError(path, "missing: sweep_runs must name run folders of the pretrain study")
@@ -43,6 +45,8 @@ def run_rows(folder: str | Path) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         row = {"shift_scalar": float(payload["shift_scalar"]), "experiment": int(payload["experiment"]),
                "model": name, "epochs": int(payload.get("epochs_trained", 0)) if name == payload["model"] else 0,
                "train_time_s": float(payload.get("train_time_s", 0.0)) if name == payload["model"] else 0.0,
+               "precision": str(payload.get("precision", "?")),
+               "machine": machine_text(payload["machine"]) if isinstance(payload.get("machine"), dict) else "?",
                "n_keypoints": int(result["n_keypoints"]), "run": str(folder)}
         rows.append({**row, **_pck_columns(result)})
     return rows, dict(payload.get("data_options", {}))

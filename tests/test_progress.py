@@ -132,9 +132,10 @@ def test_monitor_estimates_the_time_left_from_a_training_time_limit(tmp_path: Pa
     monitor.poll()
     start, first, second, third = _lines(stream)
     assert start == "pretrain: training DeRPoF: 50 epochs or 0:30 of training, monitoring val_loss"
-    # 5 + 9.5 = 14.5 s trained: 15.5 s of budget left plus at most one more epoch (10 s each)
-    assert first.endswith("elapsed 0:10  left ~0:26 (time limit)")
-    assert second.endswith("elapsed 0:20  left ~0:16 (time limit)")
+    # 5 + 9.5 = 14.5 s trained, 15.5 s of budget left: two more epochs (9.5 s of training, 10 s of wall each)
+    # pass it; after the second, 6 s left: one more
+    assert first.endswith("elapsed 0:10  left ~0:20 (time limit)")
+    assert second.endswith("elapsed 0:20  left ~0:10 (time limit)")
     assert third.endswith("elapsed 0:30  done")  # 33.5 s trained: the limit is passed
 
 
@@ -197,8 +198,8 @@ def test_the_estimate_of_a_time_limited_fit_is_capped_by_the_limit(tmp_path: Pat
     monitor.show({**FIT, "epochs": 500, "time_limit_s": 600.0, "trained_s": 100.0})
     monitor.show(_epoch(1, 1010.0, 0.3))
     estimate = next(line for line in stream.getvalue().splitlines() if "for the whole fit" in line)
-    # 500 s of the limit left plus at most the epoch that passes it
-    assert "~8:30 for the whole fit (500 epochs or the time limit)" in estimate
+    # 500 s of the limit left: 53 epochs of 9.5 s pass it (52 do not)
+    assert "~8:24 for the whole fit (about 53 of 500 epochs: the time limit)" in estimate
     assert "note:" not in stream.getvalue()
 
 

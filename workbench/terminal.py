@@ -58,6 +58,15 @@ def clock(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def epochs_to_pass(budget_s: float, epoch_s: float) -> int:
+    """How many more epochs of ``epoch_s`` training seconds run before a time limit with ``budget_s`` left
+    is passed: training stops after the epoch that passes it, so ``ceil(budget / epoch)``, at least 1
+    (a huge count where the epoch time is unknown)."""
+    if not math.isfinite(epoch_s) or epoch_s <= 0:
+        return 10**9
+    return max(1, math.ceil(budget_s / epoch_s))
+
+
 def seconds(value: Any) -> str:
     """A duration for a progress line: ``0.54 s``, ``3.1 s``, or ``m:ss`` from a minute on."""
     if not isinstance(value, float | int) or not math.isfinite(value):
@@ -92,6 +101,7 @@ class FitState:
         self.unit = str(event.get("unit") or "samples")
         self.machine = str(event.get("machine") or "")
         self.done = 0
+        self.run_trained_s = 0.0  # training time of this process's epochs (trained_s also holds a resumed run's)
         self.first_batch: tuple[float, int, int] | None = None
         self.batches = 0
         self.estimated = False
@@ -122,16 +132,17 @@ class FitState:
             return []
         self.estimated = True
         remaining = max(self.epochs - self.start_epoch - (self.done if event.get("event") == "batch" else 0), 0)
+        count = f"{remaining} epochs"
+        if self.time_limit_s and epochs_to_pass(self.time_limit_s - self.trained_s, epoch_s) < remaining:
+            limited = epochs_to_pass(self.time_limit_s - self.trained_s, epoch_s)
+            count, remaining = f"about {limited} of {remaining} epochs: the time limit", limited
         run_s = epoch_s * remaining
-        if self.time_limit_s:
-            # training stops after the epoch that passes the limit
-            run_s = min(run_s, max(self.time_limit_s - self.trained_s, 0.0) + epoch_s)
         speed = ""
         if self.batch_size and math.isfinite(per_batch) and per_batch > 0:
             speed = f"{self.batch_size / per_batch:.3g} {self.unit}/s, "
         where = f" on {self.machine}" if self.machine else ""
         lines = [f"{prefix}{self.label}: {speed}~{clock(epoch_s)} {what}, ~{clock(run_s)} for the whole fit "
-                 f"({remaining} epochs{' or the time limit' if self.time_limit_s else ''}){where}"]
+                 f"({count}){where}"]
         if run_s > LONG_RUN_S and hint:
             lines.append(f"{prefix}note: this fit takes about {run_s / 3600:.1f} h here; for a run of minutes use "
                          f"{hint}. Training goes on (Ctrl-C stops it with its state saved).")
@@ -160,18 +171,20 @@ class FitState:
         if "lr" in row:
             parts.append(f"lr {number(row['lr'])}")
         elapsed = float(event.get("time", time.time())) - self.started
-        left = elapsed / self.done * (self.epochs - epoch) if self.done else math.nan
         self.trained_s += float(row.get("epoch_time_s") or 0.0)
+        self.run_trained_s += float(row.get("epoch_time_s") or 0.0)
         budget = self.time_limit_s - self.trained_s
         parts.append(f"{seconds(row.get('epoch_time_s'))}/epoch")
         parts.append(f"elapsed {clock(elapsed)}")
+        more = self.epochs - epoch
         if epoch >= self.epochs or (self.time_limit_s and budget <= 0):
             parts.append("done")
-        elif self.time_limit_s and budget + elapsed / self.done < left:
-            # training stops after the epoch that passes the limit: at most one epoch beyond it
-            parts.append(f"left ~{clock(budget + elapsed / self.done)} (time limit)")
+        elif self.time_limit_s and epochs_to_pass(budget, self.run_trained_s / self.done) < more:
+            # an epoch's wall time holds its validation too; the limit counts training steps only
+            parts.append(f"left ~{clock(elapsed / self.done * epochs_to_pass(budget, self.run_trained_s / self.done))}"
+                         " (time limit)")
         else:
-            parts.append(f"left ~{clock(left)}")
+            parts.append(f"left ~{clock(elapsed / self.done * more)}")
         return "  ".join(parts)
 
     def end_line(self, prefix: str, event: dict[str, Any]) -> str | None:

@@ -133,8 +133,8 @@ class FitState:
         self.estimated = True
         remaining = max(self.epochs - self.start_epoch - (self.done if event.get("event") == "batch" else 0), 0)
         count = f"{remaining} epochs"
-        if self.time_limit_s and epochs_to_pass(self.time_limit_s - self.trained_s, epoch_s) < remaining:
-            limited = epochs_to_pass(self.time_limit_s - self.trained_s, epoch_s)
+        limited = epochs_to_pass(self.time_limit_s - self.trained_s, epoch_s) if self.time_limit_s else remaining
+        if limited < remaining:
             count, remaining = f"about {limited} of {remaining} epochs: the time limit", limited
         run_s = epoch_s * remaining
         speed = ""
@@ -179,10 +179,9 @@ class FitState:
         more = self.epochs - epoch
         if epoch >= self.epochs or (self.time_limit_s and budget <= 0):
             parts.append("done")
-        elif self.time_limit_s and epochs_to_pass(budget, self.run_trained_s / self.done) < more:
+        elif self.time_limit_s and (limited := epochs_to_pass(budget, self.run_trained_s / self.done)) < more:
             # an epoch's wall time holds its validation too; the limit counts training steps only
-            parts.append(f"left ~{clock(elapsed / self.done * epochs_to_pass(budget, self.run_trained_s / self.done))}"
-                         " (time limit)")
+            parts.append(f"left ~{clock(elapsed / self.done * limited)} (time limit)")
         else:
             parts.append(f"left ~{clock(elapsed / self.done * more)}")
         return "  ".join(parts)
